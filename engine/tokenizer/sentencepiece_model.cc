@@ -4,7 +4,10 @@
 
 #include <sentencepiece_processor.h>
 
+#include <dlfcn.h>
+
 #include <cstdint>
+#include <new>
 
 namespace corvid::spm {
 namespace {
@@ -80,20 +83,104 @@ void ReadProtoFlags(std::string_view proto, ModelInfo* info) {
   }
 }
 
-}  // namespace
-
-struct SentencePieceModel::Impl {
-  sentencepiece::SentencePieceProcessor processor;
+// libsentencepiece.so bundles its own protobuf-lite (3.14) and exports its symbols. In a process
+// that also loads libprotobuf.so (every gRPC service), the dynamic linker binds each library's
+// protobuf calls to whichever copy comes first, and protobuf aborts on its version check (or
+// worse, runs one version's code on the other's data). So the engine does not link
+// libsentencepiece: it opens it here with RTLD_DEEPBIND, which makes the library resolve its own
+// symbols before the process's, and reaches it through virtual calls plus four looked-up
+// functions (the class's non-virtual entry points this file uses).
+struct SentencePieceLib {
+  void (*construct)(sentencepiece::SentencePieceProcessor*) = nullptr;
+  void (*destroy_status)(sentencepiece::util::Status*) = nullptr;
+  std::string (*status_string)(const sentencepiece::util::Status*) = nullptr;
+  std::string (*serialized_proto)(const sentencepiece::SentencePieceProcessor*) = nullptr;
+  std::string error;  // non-empty when the library could not be opened
 };
 
-SentencePieceModel::SentencePieceModel() : impl_(new Impl()) {}
+template <typename Fn>
+bool Lookup(void* handle, const char* symbol, Fn* fn, std::string* error) {
+  *fn = reinterpret_cast<Fn>(dlsym(handle, symbol));
+  if (*fn == nullptr) *error = std::string("libsentencepiece lacks ") + symbol;
+  return *fn != nullptr;
+}
+
+const SentencePieceLib& Lib() {
+  static const SentencePieceLib lib = [] {
+    SentencePieceLib l;
+    int flags = RTLD_NOW | RTLD_LOCAL;
+#if !defined(__SANITIZE_ADDRESS__)
+    flags |= RTLD_DEEPBIND;  // ASan refuses it; sanitizer builds load no gRPC anyway
+#endif
+    void* handle = dlopen("libsentencepiece.so.0", flags);
+    if (handle == nullptr) handle = dlopen("libsentencepiece.so", flags);
+    if (handle == nullptr) {
+      const char* why = dlerror();
+      l.error = std::string("cannot load libsentencepiece: ") + (why ? why : "unknown error");
+      return l;
+    }
+    // Never closed: processors may live until exit.
+    Lookup(handle, "_ZN13sentencepiece22SentencePieceProcessorC1Ev", &l.construct, &l.error) &&
+        Lookup(handle, "_ZN13sentencepiece4util6StatusD1Ev", &l.destroy_status, &l.error) &&
+        Lookup(handle, "_ZNK13sentencepiece4util6Status8ToStringB5cxx11Ev", &l.status_string,
+               &l.error) &&
+        Lookup(handle,
+               "_ZNK13sentencepiece22SentencePieceProcessor22serialized_model_protoB5cxx11Ev",
+               &l.serialized_proto, &l.error);
+    return l;
+  }();
+  return lib;
+}
+
+// A util::Status returned by a library call, built in place (guaranteed copy elision) so that
+// the compiler emits no call to the library's out-of-line destructor; destroyed through Lib().
+class LibStatus {
+ public:
+  template <typename Call>
+  explicit LibStatus(Call call) {
+    new (storage_) sentencepiece::util::Status(call());
+  }
+  ~LibStatus() { Lib().destroy_status(get()); }
+  LibStatus(const LibStatus&) = delete;
+  LibStatus& operator=(const LibStatus&) = delete;
+  bool ok() const { return get()->ok(); }
+  std::string ToString() const { return Lib().status_string(get()); }
+
+ private:
+  sentencepiece::util::Status* get() const {
+    return std::launder(reinterpret_cast<sentencepiece::util::Status*>(
+        const_cast<unsigned char*>(storage_)));
+  }
+  alignas(sentencepiece::util::Status) unsigned char storage_[sizeof(sentencepiece::util::Status)];
+};
+
+}  // namespace
+
+// Owns a processor constructed by the library; deleted through its virtual destructor, which
+// the library's vtable supplies.
+struct SentencePieceModel::Impl {
+  explicit Impl(sentencepiece::SentencePieceProcessor* p) : processor(p) {}
+  ~Impl() { delete processor; }
+  sentencepiece::SentencePieceProcessor* processor;
+};
+
+SentencePieceModel::SentencePieceModel() = default;
 SentencePieceModel::~SentencePieceModel() = default;
 
 std::unique_ptr<SentencePieceModel> SentencePieceModel::Load(const std::string& path,
                                                              std::string* error) {
+  const SentencePieceLib& lib = Lib();
+  if (!lib.error.empty()) {
+    *error = lib.error;
+    return nullptr;
+  }
+  void* storage = ::operator new(sizeof(sentencepiece::SentencePieceProcessor));
+  auto* processor = static_cast<sentencepiece::SentencePieceProcessor*>(storage);
+  lib.construct(processor);
   std::unique_ptr<SentencePieceModel> model(new SentencePieceModel());
-  auto& sp = model->impl_->processor;
-  const auto status = sp.Load(path);
+  model->impl_ = std::make_unique<Impl>(processor);
+  auto& sp = *processor;
+  const LibStatus status([&] { return sp.Load(path); });
   if (!status.ok()) {
     *error = status.ToString();
     return nullptr;
@@ -119,13 +206,13 @@ std::unique_ptr<SentencePieceModel> SentencePieceModel::Load(const std::string& 
   info.bos_id = sp.bos_id();
   info.eos_id = sp.eos_id();
   info.unk_id = sp.unk_id();
-  ReadProtoFlags(sp.serialized_model_proto(), &info);
+  ReadProtoFlags(lib.serialized_proto(processor), &info);
   return model;
 }
 
 bool SentencePieceModel::Encode(std::string_view text, std::vector<int>* ids,
                                 std::string* error) const {
-  const auto status = impl_->processor.Encode(text, ids);
+  const LibStatus status([&] { return impl_->processor->Encode(text, ids); });
   if (!status.ok()) {
     *error = status.ToString();
     return false;
