@@ -22,20 +22,17 @@ from tokenizers import processors
 def vocab_and_merges(sp):
     vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
     merges = []
-    # A merge for every way to split a piece into two pieces, ranked by the merged piece's id
-    # (BPE models store pieces in merge order), then by the parts' ids.
+    # A merge for every way to split a piece into two pieces, ranked by the merged piece's
+    # score (sentencepiece's BPE merges by score), ties by the parts' ids.
     for piece, pid in vocab.items():
         if sp.is_control(pid) or sp.is_unknown(pid) or sp.is_byte(pid):
             continue
-        local = []
         for k in range(1, len(piece)):
             left, right = piece[:k], piece[k:]
             if left in vocab and right in vocab:
-                local.append((vocab[left], vocab[right], left, right))
-        for _, _, left, right in sorted(local):
-            merges.append((pid, left, right))
-    merges.sort(key=lambda m: m[0])
-    return vocab, [(l, r) for _, l, r in merges]
+                merges.append((-sp.get_score(pid), vocab[left], vocab[right], left, right))
+    merges.sort()
+    return vocab, [(l, r) for _, _, _, l, r in merges]
 
 
 def build(sp, metaspace):
