@@ -1,177 +1,138 @@
-// corvid-tokenizer-bench: drives a running corvid-tokenizer and reports
-//   - Encode requests/s and latency with N concurrent clients (one connection each),
-//   - the server's CPU time per 1,000 tokens encoded and per 1,000 tokens detokenized
-//     (DetokenizeStream, one id per sequence per message), from the server's getrusage as its
-//     /metrics exports it (corvid_process_cpu_seconds_total).
+// corvid-tokenizer-bench --model DIR [--corpus DIR] [--repeat N] [--passes P] [--json]
 //
-//   corvid-tokenizer --listen 127.0.0.1:50051 --metrics-port 9091 --model llama3=DIR &
-//   corvid-tokenizer-bench --server 127.0.0.1:50051 --metrics 127.0.0.1:9091 --clients 64
-#include <grpcpp/client_context.h>
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-
+// Single-thread throughput of Tokenizer::Encode over the lines of every file in the corpus
+// folder (repeated N times), plus Decode and StreamingDetokenizer over the resulting ids, and
+// the tokenizer's load time. bench_reference.py runs this next to Hugging Face tokenizers and
+// sentencepiece on the same lines and prints the ratios.
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
-#include "corvid/v1/tokenizer.grpc.pb.h"
-#include "services/common/flags.h"
-#include "tools/tokenizer_bench/bench_util.h"
-#include "tools/tokenizer_bench/load.h"
+#include "engine/tokenizer/streaming_detokenizer.h"
+#include "engine/tokenizer/tokenizer.h"
 
-namespace corvid::bench {
 namespace {
 
-struct Flags {
-  std::string server = "127.0.0.1:50051";
-  std::string metrics = "127.0.0.1:9091";
-  std::string model;
-  std::string phases = "encode,detokenize";
-  int64_t clients = 64;
-  int64_t prompt_bytes = 1024;
-  int64_t prompts = 256;
-  double duration_s = 10;
-  double warmup_s = 2;
-  int64_t streams = 8;
-  int64_t sequences = 32;
+using Clock = std::chrono::steady_clock;
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+struct Args {
+  std::string model, corpus = "tests/data/tokenizer_corpus";
+  int repeat = 100, passes = 5;
+  bool json = false;
 };
 
-std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const std::string& target, int n) {
-  std::vector<std::shared_ptr<grpc::Channel>> out;
-  for (int i = 0; i < n; ++i) {
-    grpc::ChannelArguments args;
-    args.SetInt("corvid.bench.client", i);  // distinct arguments => a connection per client
-    args.SetMaxReceiveMessageSize(64 << 20);
-    out.push_back(grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
-  }
-  return out;
-}
-
-// Encodes the prompts in batches, for the detokenize load.
-absl::StatusOr<std::vector<std::vector<int32_t>>> EncodeAll(
-    const std::shared_ptr<grpc::Channel>& channel, const std::string& model,
-    const std::vector<std::string>& prompts) {
-  auto stub = v1::Tokenizer::NewStub(channel);
-  std::vector<std::vector<int32_t>> out;
-  for (size_t i = 0; i < prompts.size(); i += 32) {
-    v1::EncodeRequest req;
-    req.set_model(model);
-    for (size_t j = i; j < std::min(prompts.size(), i + 32); ++j) req.add_texts(prompts[j]);
-    v1::EncodeResponse resp;
-    grpc::ClientContext ctx;
-    grpc::Status s = stub->Encode(&ctx, req, &resp);
-    if (!s.ok()) return absl::UnavailableError("Encode failed: " + s.error_message());
-    for (const auto& r : resp.results()) {
-      if (r.ids_size() > 0) out.emplace_back(r.ids().begin(), r.ids().end());
-    }
-  }
-  return out;
-}
-
-void Report(const char* phase, const LoadResult& r, absl::StatusOr<double> cpu_s,
-            const char* token_word) {
-  double secs = absl::ToDoubleSeconds(r.elapsed);
-  LatencySummary lat = Summarize(r.latencies_s);
-  std::printf("%s: %lld calls in %.2f s = %.0f calls/s, %.0f tokens/s, %lld errors%s%s\n", phase,
-              static_cast<long long>(r.calls), secs, r.calls / secs, r.tokens / secs,
-              static_cast<long long>(r.errors), r.errors ? ", first: " : "",
-              r.first_error.c_str());
-  std::printf("  latency ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", lat.p50_ms, lat.p90_ms,
-              lat.p99_ms, lat.max_ms);
-  if (cpu_s.ok() && r.tokens > 0) {
-    std::printf("  server CPU: %.2f s (%.2f cores busy), %.3f ms per 1,000 tokens %s, %.1f us per call\n",
-                *cpu_s, *cpu_s / secs, *cpu_s / r.tokens * 1e6 / 1e3, token_word,
-                *cpu_s / r.calls * 1e6);
-  } else if (!cpu_s.ok()) {
-    std::printf("  server CPU: unavailable (%s)\n", std::string(cpu_s.status().message()).c_str());
-  }
-}
-
-// Runs `load` once unmeasured (warm-up), then measured between two CPU scrapes.
-template <typename Load>
-void Measure(const Flags& f, const char* phase, const char* token_word, Load load) {
-  if (f.warmup_s > 0) load(absl::Seconds(f.warmup_s));
-  absl::StatusOr<double> cpu0 = ScrapeServerCpuSeconds(f.metrics);
-  LoadResult r = load(absl::Seconds(f.duration_s));
-  absl::StatusOr<double> cpu1 = ScrapeServerCpuSeconds(f.metrics);
-  absl::StatusOr<double> cpu = cpu0.ok() && cpu1.ok() ? absl::StatusOr<double>(*cpu1 - *cpu0)
-                                                      : (cpu0.ok() ? cpu1 : cpu0);
-  Report(phase, r, cpu, token_word);
-}
-
-int Run(const Flags& f) {
-  auto channels = MakeChannels(f.server, static_cast<int>(std::max<int64_t>(f.clients, f.streams)));
-  auto stub = v1::Tokenizer::NewStub(channels[0]);
-  v1::GetInfoRequest info_req;
-  info_req.set_model(f.model);
-  v1::GetInfoResponse info;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  if (grpc::Status s = stub->GetInfo(&ctx, info_req, &info); !s.ok()) {
-    std::fprintf(stderr, "GetInfo on %s: %s\n", f.server.c_str(), s.error_message().c_str());
-    return 1;
-  }
-  std::vector<std::string> prompts = MakePrompts(static_cast<int>(f.prompts),
-                                                 static_cast<int>(f.prompt_bytes), 1234);
-  std::printf("server %s, model %s (vocab %d), %lld prompts of %lld bytes\n", f.server.c_str(),
-              info.model().c_str(), info.vocab_size(), static_cast<long long>(f.prompts),
-              static_cast<long long>(f.prompt_bytes));
-  for (absl::string_view phase : absl::StrSplit(f.phases, ',')) {
-    if (phase == "encode") {
-      std::vector<std::shared_ptr<grpc::Channel>> clients(channels.begin(),
-                                                          channels.begin() + f.clients);
-      std::printf("encode: %lld concurrent clients, one 1-text request in flight each\n",
-                  static_cast<long long>(f.clients));
-      Measure(f, "encode", "encoded",
-              [&](absl::Duration d) { return RunEncodeLoad(clients, f.model, prompts, d); });
-    } else if (phase == "detokenize") {
-      auto ids = EncodeAll(channels[0], f.model, prompts);
-      if (!ids.ok()) {
-        std::fprintf(stderr, "%s\n", std::string(ids.status().message()).c_str());
-        return 1;
-      }
-      std::printf("detokenize: %lld streams x %lld sequences, one id per sequence per message\n",
-                  static_cast<long long>(f.streams), static_cast<long long>(f.sequences));
-      Measure(f, "detokenize", "detokenized", [&](absl::Duration d) {
-        return RunDetokenizeLoad(channels, f.model, *ids, static_cast<int>(f.streams),
-                                 static_cast<int>(f.sequences), d);
-      });
+bool ParseArgs(int argc, char** argv, Args* a) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--model" && has_value) {
+      a->model = argv[++i];
+    } else if (arg == "--corpus" && has_value) {
+      a->corpus = argv[++i];
+    } else if (arg == "--repeat" && has_value) {
+      a->repeat = std::atoi(argv[++i]);
+    } else if (arg == "--passes" && has_value) {
+      a->passes = std::atoi(argv[++i]);
+    } else if (arg == "--json") {
+      a->json = true;
     } else {
-      std::fprintf(stderr, "unknown phase '%s'\n", std::string(phase).c_str());
-      return 2;
+      return false;
     }
   }
-  return 0;
+  return !a->model.empty() && a->repeat > 0 && a->passes > 0;
+}
+
+// The corpus lines in file-name order, as bench_reference.py reads them.
+std::vector<std::string> ReadLines(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::vector<std::string> lines;
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    const std::string text = s.str();
+    size_t begin = 0;
+    while (begin <= text.size()) {
+      size_t end = text.find('\n', begin);
+      if (end == std::string::npos) end = text.size();
+      if (end > begin) lines.push_back(text.substr(begin, end - begin));
+      begin = end + 1;
+    }
+  }
+  return lines;
 }
 
 }  // namespace
-}  // namespace corvid::bench
 
 int main(int argc, char** argv) {
-  corvid::bench::Flags f;
-  corvid::service::FlagSet flags("corvid-tokenizer-bench --server HOST:PORT --metrics HOST:PORT");
-  flags.AddString("server", &f.server, "corvid-tokenizer gRPC address");
-  flags.AddString("metrics", &f.metrics, "the server's /metrics HOST:PORT (for its CPU time)");
-  flags.AddString("model", &f.model, "model name (empty: the server's default)");
-  flags.AddString("phases", &f.phases, "comma-separated: encode, detokenize");
-  flags.AddInt("clients", &f.clients, "concurrent Encode clients, one connection each");
-  flags.AddInt("prompt-bytes", &f.prompt_bytes, "bytes per prompt");
-  flags.AddInt("prompts", &f.prompts, "distinct prompts");
-  flags.AddDouble("duration-s", &f.duration_s, "measured seconds per phase");
-  flags.AddDouble("warmup-s", &f.warmup_s, "unmeasured seconds before each phase");
-  flags.AddInt("streams", &f.streams, "DetokenizeStream calls");
-  flags.AddInt("sequences", &f.sequences, "sequences multiplexed per stream");
-  absl::Status s = flags.Parse(argc, argv);
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
-  if (!s.ok() || f.clients < 1 || f.streams < 1 || f.sequences < 1 || f.prompts < 1 ||
-      f.prompt_bytes < 1) {
-    std::fprintf(stderr, "%s\n%s", s.ok() ? "counts must be >= 1" : std::string(s.message()).c_str(),
-                 flags.Usage().c_str());
+  Args args;
+  if (!ParseArgs(argc, argv, &args)) {
+    std::fprintf(stderr, "usage: corvid-tokenizer-bench --model DIR [--corpus DIR] [--repeat N] "
+                         "[--passes P] [--json]\n");
     return 2;
   }
-  return corvid::bench::Run(f);
+  const auto t0 = Clock::now();
+  auto tokenizer = corvid::LoadTokenizer(args.model);
+  const double load_s = Seconds(t0, Clock::now());
+  if (!tokenizer.ok()) {
+    std::fprintf(stderr, "%s\n", tokenizer.status().ToString().c_str());
+    return 1;
+  }
+  const corvid::Tokenizer& tok = **tokenizer;
+  std::vector<std::string> lines;
+  const std::vector<std::string> corpus = ReadLines(args.corpus);
+  for (int r = 0; r < args.repeat; ++r) lines.insert(lines.end(), corpus.begin(), corpus.end());
+  size_t bytes = 0;
+  for (const auto& l : lines) bytes += l.size();
+
+  std::vector<std::vector<int32_t>> ids(lines.size());
+  double encode_s = 1e30;
+  size_t tokens = 0;
+  for (int p = 0; p <= args.passes; ++p) {  // pass 0 warms up (caches, page faults)
+    const auto a = Clock::now();
+    tokens = 0;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      ids[i] = *tok.Encode(lines[i], /*add_special_tokens=*/false);
+      tokens += ids[i].size();
+    }
+    if (p > 0) encode_s = std::min(encode_s, Seconds(a, Clock::now()));
+  }
+  double decode_s = 1e30, stream_s = 1e30;
+  for (int p = 0; p < args.passes; ++p) {
+    auto a = Clock::now();
+    for (const auto& v : ids) (void)*tok.Decode(v, false);
+    decode_s = std::min(decode_s, Seconds(a, Clock::now()));
+    a = Clock::now();
+    std::string out;
+    for (const auto& v : ids) {
+      auto detok = *corvid::StreamingDetokenizer::Create(tok, false);
+      for (int32_t id : v) (void)detok.Add(absl::MakeConstSpan(&id, 1), &out);
+      detok.Finish(&out);
+      out.clear();
+    }
+    stream_s = std::min(stream_s, Seconds(a, Clock::now()));
+  }
+  if (args.json) {
+    std::printf("{\"load_s\": %.6f, \"lines\": %zu, \"bytes\": %zu, \"tokens\": %zu, "
+                "\"encode_s\": %.6f, \"decode_s\": %.6f, \"stream_s\": %.6f}\n",
+                load_s, lines.size(), bytes, tokens, encode_s, decode_s, stream_s);
+  } else {
+    std::printf("model %s: load %.1f ms; %zu lines, %.2f MB, %zu tokens\n", args.model.c_str(),
+                load_s * 1e3, lines.size(), bytes / 1e6, tokens);
+    std::printf("  encode  %10.0f tokens/s  %7.2f MB/s\n", tokens / encode_s, bytes / encode_s / 1e6);
+    std::printf("  decode  %10.0f tokens/s\n", tokens / decode_s);
+    std::printf("  stream  %10.0f tokens/s (one id at a time)\n", tokens / stream_s);
+  }
+  return 0;
 }

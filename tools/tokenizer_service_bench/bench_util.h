@@ -1,7 +1,7 @@
-// Pieces of corvid-tokenizer-bench: synthetic prompts, latency summaries, and the server's CPU
+// Pieces of corvid-tokenizer-service-bench: synthetic prompts, latency summaries, and the server's CPU
 // time read from its /metrics (corvid_process_cpu_seconds_total, i.e. getrusage of the server).
-#ifndef CORVID_TOOLS_TOKENIZER_BENCH_BENCH_UTIL_H_
-#define CORVID_TOOLS_TOKENIZER_BENCH_BENCH_UTIL_H_
+#ifndef CORVID_TOOLS_TOKENIZER_SERVICE_BENCH_BENCH_UTIL_H_
+#define CORVID_TOOLS_TOKENIZER_SERVICE_BENCH_BENCH_UTIL_H_
 
 #include <cstdint>
 #include <string>
@@ -25,4 +25,4 @@ absl::StatusOr<double> ScrapeServerCpuSeconds(const std::string& metrics_address
 
 }  // namespace corvid::bench
 
-#endif  // CORVID_TOOLS_TOKENIZER_BENCH_BENCH_UTIL_H_
+#endif  // CORVID_TOOLS_TOKENIZER_SERVICE_BENCH_BENCH_UTIL_H_

@@ -1,4 +1,4 @@
-#include "tools/tokenizer_bench/bench_util.h"
+#include "tools/tokenizer_service_bench/bench_util.h"
 
 #include <httplib.h>
 

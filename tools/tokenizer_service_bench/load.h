@@ -1,6 +1,6 @@
-// The two loads of corvid-tokenizer-bench, each run for a fixed wall time against a server.
-#ifndef CORVID_TOOLS_TOKENIZER_BENCH_LOAD_H_
-#define CORVID_TOOLS_TOKENIZER_BENCH_LOAD_H_
+// The two loads of corvid-tokenizer-service-bench, each run for a fixed wall time against a server.
+#ifndef CORVID_TOOLS_TOKENIZER_SERVICE_BENCH_LOAD_H_
+#define CORVID_TOOLS_TOKENIZER_SERVICE_BENCH_LOAD_H_
 
 #include <grpcpp/channel.h>
 
@@ -39,4 +39,4 @@ LoadResult RunDetokenizeLoad(const std::vector<std::shared_ptr<grpc::Channel>>& 
 
 }  // namespace corvid::bench
 
-#endif  // CORVID_TOOLS_TOKENIZER_BENCH_LOAD_H_
+#endif  // CORVID_TOOLS_TOKENIZER_SERVICE_BENCH_LOAD_H_

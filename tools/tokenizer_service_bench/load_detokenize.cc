@@ -4,7 +4,7 @@
 
 #include "absl/time/clock.h"
 #include "corvid/v1/tokenizer.grpc.pb.h"
-#include "tools/tokenizer_bench/load.h"
+#include "tools/tokenizer_service_bench/load.h"
 
 namespace corvid::bench {
 namespace {
