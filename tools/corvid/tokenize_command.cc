@@ -1,5 +1,6 @@
 // `corvid tokenize --model DIR [--no-special] [--decode]`: text lines on stdin -> one line of
-// space-separated ids per line on stdout, or ids -> text with --decode.
+// space-separated ids per line on stdout, or ids -> text with --decode. With --server HOST:PORT
+// a running corvid-tokenizer does the work (tokenize_remote.h).
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -10,21 +11,25 @@
 #include "absl/strings/str_split.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "tools/corvid/command.h"
+#include "tools/corvid/tokenize_remote.h"
 
 namespace corvid::cli {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: corvid tokenize --model DIR [--no-special] [--decode]\n"
+    "usage: corvid tokenize (--model DIR | --server HOST:PORT [--model-name NAME])\n"
+    "                       [--no-special] [--decode]\n"
     "  Reads UTF-8 lines on stdin and prints one line of space-separated token ids per line.\n"
     "  --model DIR    model folder holding tokenizer.json or tokenizer.model\n"
     "  --no-special   encode without bos/eos; with --decode, drop special tokens\n"
     "  --decode       read lines of ids, print the decoded text\n"
-    "  --server H:P   use a running corvid-tokenizer service (not available yet)\n";
+    "  --server H:P   use a running corvid-tokenizer service instead of a local model\n"
+    "  --model-name N with --server: the served model to use (default: the server's default)\n";
 
 struct Options {
   std::string model_dir;
   std::string server;
+  std::string model_name;
   bool special = true;
   bool decode = false;
 };
@@ -52,19 +57,18 @@ int ParseArgs(int argc, char** argv, Options* opt) {
       opt->special = false;
     } else if (arg == "--decode") {
       opt->decode = true;
-    } else if (!value("--model", &opt->model_dir) && !value("--server", &opt->server)) {
+    } else if (!value("--model", &opt->model_dir) && !value("--server", &opt->server) &&
+               !value("--model-name", &opt->model_name)) {
       std::fprintf(stderr, "corvid tokenize: unknown argument '%s'\n%s", arg.c_str(), kUsage);
       return 2;
     }
   }
-  if (!opt->server.empty()) {
-    std::fprintf(stderr,
-                 "corvid tokenize: --server is not implemented yet (the tokenizer service "
-                 "client comes with the services); use --model DIR\n");
+  if (!opt->server.empty() && !opt->model_dir.empty()) {
+    std::fprintf(stderr, "corvid tokenize: give --model or --server, not both\n");
     return 2;
   }
-  if (opt->model_dir.empty()) {
-    std::fprintf(stderr, "corvid tokenize: --model DIR is required\n%s", kUsage);
+  if (opt->server.empty() && opt->model_dir.empty()) {
+    std::fprintf(stderr, "corvid tokenize: --model DIR or --server HOST:PORT is required\n%s", kUsage);
     return 2;
   }
   return -1;
@@ -112,6 +116,9 @@ int TokenizeCommand(int argc, char** argv) {
   Options opt;
   const int rc = ParseArgs(argc, argv, &opt);
   if (rc >= 0) return rc;
+  if (!opt.server.empty()) {
+    return RunRemoteTokenize({opt.server, opt.model_name, opt.special, opt.decode});
+  }
   auto tokenizer = LoadTokenizer(opt.model_dir);
   if (!tokenizer.ok()) {
     std::fprintf(stderr, "corvid tokenize: %s\n", tokenizer.status().ToString().c_str());
