@@ -3,6 +3,8 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <random>
 
 #include "absl/strings/match.h"
@@ -46,6 +48,33 @@ std::vector<std::string> MakePrompts(int count, int bytes, uint32_t seed) {
     p.resize(cut);
     while (static_cast<int>(p.size()) < bytes) p += '.';
     out.push_back(std::move(p));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> CorpusPrompts(const std::vector<std::string>& files,
+                                                       int count, int bytes, uint32_t seed) {
+  std::string text;
+  for (const std::string& path : files) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+    std::ostringstream s;
+    s << in.rdbuf();
+    text += s.str();
+    text += '\n';
+  }
+  if (static_cast<int>(text.size()) < 2 * bytes) {
+    return absl::InvalidArgumentError("corpus shorter than two prompts");
+  }
+  auto continuation = [&](size_t i) { return (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80; };
+  std::mt19937 rng(seed);
+  std::vector<std::string> out;
+  for (int i = 0; i < count; ++i) {
+    size_t start = rng() % (text.size() - bytes - 8);
+    while (continuation(start)) ++start;
+    size_t end = start + bytes;
+    while (end > start && continuation(end)) --end;
+    out.push_back(text.substr(start, end - start));
   }
   return out;
 }
