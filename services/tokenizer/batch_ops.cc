@@ -40,12 +40,13 @@ absl::Status ValidateTexts(const google::protobuf::RepeatedPtrField<std::string>
 }
 
 absl::Status ValidateIds(const google::protobuf::RepeatedField<int32_t>& ids, int vocab_size,
-                         const std::string& field) {
+                         const char* outer, int outer_index, const char* inner) {
   for (int j = 0; j < ids.size(); ++j) {
     int32_t id = ids.Get(j);
     if (id < 0 || id >= vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat(field, "[", j, "] = ", id,
-                                                     " is out of range [0, ", vocab_size, ")"));
+      return absl::InvalidArgumentError(absl::StrCat(outer, "[", outer_index, "].", inner, "[", j,
+                                                     "] = ", id, " is out of range [0, ",
+                                                     vocab_size, ")"));
     }
   }
   return absl::OkStatus();
@@ -87,8 +88,7 @@ absl::Status RunDecode(const LoadedModel& model, const Limits& limits,
                                                      limits.max_ids_per_batch,
                                                      " ids in one request"));
     }
-    absl::Status valid =
-        ValidateIds(ids, model.vocab_size, absl::StrCat("sequences[", i, "].ids"));
+    absl::Status valid = ValidateIds(ids, model.vocab_size, "sequences", i, "ids");
     if (!valid.ok()) return valid;
   }
   response->set_model(model.name);
