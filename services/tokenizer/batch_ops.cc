@@ -92,12 +92,20 @@ absl::Status RunDecode(const LoadedModel& model, const Limits& limits,
     if (!valid.ok()) return valid;
   }
   response->set_model(model.name);
+  int64_t text_bytes = 0;
   for (int i = 0; i < request.sequences_size(); ++i) {
     const auto& ids = request.sequences(i).ids();
     auto text = model.tokenizer->Decode(absl::MakeConstSpan(ids.data(), ids.size()),
                                         request.skip_special_tokens());
     if (!text.ok()) return AtIndex(text.status(), "sequences", i);
     MakeValidUtf8(&*text);
+    text_bytes += static_cast<int64_t>(text->size());
+    // Long pieces can make the text much larger than the ids: refuse rather than fail to send.
+    if (text_bytes > limits.max_message_bytes / 2) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sequences: the decoded texts exceed ", limits.max_message_bytes / 2,
+          " bytes (half the message size limit); split the request"));
+    }
     response->add_texts(std::move(*text));
   }
   return absl::OkStatus();

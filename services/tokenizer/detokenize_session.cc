@@ -35,6 +35,14 @@ absl::Status DetokenizeSession::SelectModel(const std::string& name) {
 }
 
 absl::Status DetokenizeSession::CheckSize(const v1::DetokenizeRequest& request) const {
+  // Each step names a distinct live sequence, so no message needs more steps than that; the
+  // bound also caps the reply's size.
+  if (request.steps_size() > limits_.max_sequences_per_stream) {
+    return absl::InvalidArgumentError(absl::StrCat("steps: ", request.steps_size(),
+                                                   " steps exceed the limit of ",
+                                                   limits_.max_sequences_per_stream,
+                                                   " (live sequences per stream)"));
+  }
   int64_t ids = 0;
   for (const v1::DetokenizeStep& step : request.steps()) {
     ids += step.ids_size() + step.prefix_ids_size();

@@ -208,6 +208,40 @@ TEST_F(TokenizerStreamTest, ItemErrorsDropOneSequenceOnly) {
   EXPECT_THAT(status.error_message(), HasSubstr("stories"));
 }
 
+TEST_F(TokenizerStreamTest, LiveSequenceAndStepLimits) {
+  // TestConfig allows 16 live sequences per stream.
+  grpc::ClientContext ctx;
+  auto stream = stub_->DetokenizeStream(&ctx);
+  v1::DetokenizeRequest fill;
+  for (uint64_t id = 0; id < 16; ++id) {
+    auto* step = fill.add_steps();
+    step->set_sequence_id(id);
+    AddIds(step->mutable_ids(), {403});
+  }
+  v1::DetokenizeResponse resp = RoundTrip(stream.get(), fill);
+  ASSERT_EQ(resp.deltas_size(), 16);
+  for (const auto& d : resp.deltas()) EXPECT_FALSE(d.has_error());
+  v1::DetokenizeRequest one_more;
+  auto* extra = one_more.add_steps();
+  extra->set_sequence_id(99);
+  AddIds(extra->mutable_ids(), {403});
+  auto* old = one_more.add_steps();  // an existing sequence still advances
+  old->set_sequence_id(3);
+  AddIds(old->mutable_ids(), {407});
+  resp = RoundTrip(stream.get(), one_more);
+  ASSERT_EQ(resp.deltas_size(), 2);
+  EXPECT_EQ(resp.deltas(0).error().code(), static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED));
+  EXPECT_EQ(resp.deltas(1).text(), " upon");
+  // More steps than sequences may be live ends the stream.
+  v1::DetokenizeRequest too_many;
+  for (uint64_t id = 0; id < 17; ++id) too_many.add_steps()->set_sequence_id(id);
+  ASSERT_TRUE(stream->Write(too_many));
+  EXPECT_FALSE(stream->Read(&resp));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("17 steps"));
+}
+
 TEST_F(TokenizerStreamTest, UnknownModelEndsStreamWithNotFound) {
   grpc::ClientContext ctx;
   auto stream = stub_->DetokenizeStream(&ctx);
