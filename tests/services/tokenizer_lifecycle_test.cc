@@ -110,7 +110,7 @@ TEST_F(TokenizerLifecycleTest, HealthFollowsLoadingServingAndDrain) {
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);  // "draining"
   ASSERT_EQ(drained.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   service::DrainResult result = drained.get();
-  EXPECT_EQ(result.in_flight_at_start, 1);
+  EXPECT_GE(result.in_flight_at_start, 1);  // the stream (an Encode may not be done yet)
   EXPECT_EQ(result.cancelled, 0);
   EXPECT_LT(result.elapsed, absl::Seconds(10));  // finished early, not by the grace period
 }

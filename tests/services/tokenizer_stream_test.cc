@@ -117,16 +117,15 @@ void RunStream(v1::Tokenizer::Stub* stub, const std::string& model, const Tokeni
 }
 
 TEST_F(TokenizerStreamTest, ConcurrentMultiplexedStreamsReproduceDecode) {
-  auto stories = LoadTokenizer(StoriesDir());
-  auto llama3 = LoadTokenizer(Llama3Dir());
-  ASSERT_TRUE(stories.ok() && llama3.ok());
+  const Tokenizer& stories = Lib(*server_, "stories");
+  const Tokenizer& llama3 = Lib(*server_, "llama3");
   constexpr int kStreams = 6;
   std::vector<std::string> failures(kStreams);
   std::vector<std::thread> threads;
   for (int t = 0; t < kStreams; ++t) {
     threads.emplace_back([&, t] {
       bool use_llama = t % 2 == 1;
-      RunStream(stub_.get(), use_llama ? "llama3" : "stories", use_llama ? **llama3 : **stories,
+      RunStream(stub_.get(), use_llama ? "llama3" : "stories", use_llama ? llama3 : stories,
                 t + 1, &failures[t]);
     });
   }
@@ -135,14 +134,13 @@ TEST_F(TokenizerStreamTest, ConcurrentMultiplexedStreamsReproduceDecode) {
 }
 
 TEST_F(TokenizerStreamTest, PrefixSetsContextButIsNotEmitted) {
-  auto lib = LoadTokenizer(StoriesDir());
-  ASSERT_TRUE(lib.ok());
-  std::vector<int32_t> prefix = *(*lib)->Encode("Once upon", true);
-  std::vector<int32_t> ids = *(*lib)->Encode("a time", false);
+  const Tokenizer* lib = &Lib(*server_, "stories");
+  std::vector<int32_t> prefix = *lib->Encode("Once upon", true);
+  std::vector<int32_t> ids = *lib->Encode("a time", false);
   std::vector<int32_t> all = prefix;
   all.insert(all.end(), ids.begin(), ids.end());
-  std::string full = *(*lib)->Decode(all, false);
-  std::string head = *(*lib)->Decode(prefix, false);
+  std::string full = *lib->Decode(all, false);
+  std::string head = *lib->Decode(prefix, false);
   ASSERT_EQ(full.substr(0, head.size()), head);
 
   grpc::ClientContext ctx;

@@ -57,6 +57,12 @@ inline std::vector<std::vector<int32_t>> Llama3GoldenIds() {
   return out;
 }
 
+// The tokenizer library object `server` serves as `model` (the same code path a separate
+// LoadTokenizer would take, without paying for the load twice).
+inline const Tokenizer& Lib(const TokenizerServer& server, const std::string& model) {
+  return *(*server.models()->Find(model))->tokenizer;
+}
+
 inline void AddIds(google::protobuf::RepeatedField<int32_t>* field,
                    std::initializer_list<int32_t> ids) {
   field->Add(ids.begin(), ids.end());
