@@ -25,8 +25,7 @@ prometheus::Family<prometheus::Counter>& AddCounterFamily(prometheus::Registry& 
                                                           std::string_view name,
                                                           std::string_view help);
 prometheus::Family<prometheus::Gauge>& AddGaugeFamily(prometheus::Registry& registry,
-                                                      std::string_view name,
-                                                      std::string_view help);
+                                                      std::string_view name, std::string_view help);
 prometheus::Family<prometheus::Histogram>& AddHistogramFamily(prometheus::Registry& registry,
                                                               std::string_view name,
                                                               std::string_view help);

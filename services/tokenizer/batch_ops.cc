@@ -62,9 +62,9 @@ absl::Status RunEncode(const LoadedModel& model, const Limits& limits,
     if (!ids.ok()) return AtIndex(ids.status(), "texts", i);
     total += static_cast<int64_t>(ids->size());
     if (total > limits.max_ids_per_batch) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "texts: the batch encodes to more than ", limits.max_ids_per_batch,
-          " ids (limit per reply); split it"));
+      return absl::InvalidArgumentError(absl::StrCat("texts: the batch encodes to more than ",
+                                                     limits.max_ids_per_batch,
+                                                     " ids (limit per reply); split it"));
     }
     response->add_results()->mutable_ids()->Add(ids->begin(), ids->end());
   }
@@ -84,9 +84,8 @@ absl::Status RunDecode(const LoadedModel& model, const Limits& limits,
     const auto& ids = request.sequences(i).ids();
     total += ids.size();
     if (total > limits.max_ids_per_batch) {
-      return absl::InvalidArgumentError(absl::StrCat("sequences: more than ",
-                                                     limits.max_ids_per_batch,
-                                                     " ids in one request"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("sequences: more than ", limits.max_ids_per_batch, " ids in one request"));
     }
     absl::Status valid = ValidateIds(ids, model.vocab_size, "sequences", i, "ids");
     if (!valid.ok()) return valid;
@@ -102,9 +101,9 @@ absl::Status RunDecode(const LoadedModel& model, const Limits& limits,
     text_bytes += static_cast<int64_t>(text->size());
     // Long pieces can make the text much larger than the ids: refuse rather than fail to send.
     if (text_bytes > limits.max_message_bytes / 2) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "sequences: the decoded texts exceed ", limits.max_message_bytes / 2,
-          " bytes (half the message size limit); split the request"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("sequences: the decoded texts exceed ", limits.max_message_bytes / 2,
+                       " bytes (half the message size limit); split the request"));
     }
     response->add_texts(std::move(*text));
   }

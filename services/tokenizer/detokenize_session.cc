@@ -38,10 +38,9 @@ absl::Status DetokenizeSession::CheckSize(const v1::DetokenizeRequest& request) 
   // Each step names a distinct live sequence, so no message needs more steps than that; the
   // bound also caps the reply's size.
   if (request.steps_size() > limits_.max_sequences_per_stream) {
-    return absl::InvalidArgumentError(absl::StrCat("steps: ", request.steps_size(),
-                                                   " steps exceed the limit of ",
-                                                   limits_.max_sequences_per_stream,
-                                                   " (live sequences per stream)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("steps: ", request.steps_size(), " steps exceed the limit of ",
+                     limits_.max_sequences_per_stream, " (live sequences per stream)"));
   }
   int64_t ids = 0;
   for (const v1::DetokenizeStep& step : request.steps()) {

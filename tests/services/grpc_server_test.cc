@@ -1,5 +1,7 @@
 // services/common's gRPC server setup: health starts NOT_SERVING and follows HealthReporter,
 // reflection lists the registered services, oversized messages are refused.
+#include "services/common/grpc_server.h"
+
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/generic/generic_stub.h>
@@ -8,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "corvid/v1/tokenizer.grpc.pb.h"
 #include "gtest/gtest.h"
-#include "services/common/grpc_server.h"
 #include "services/common/health.h"
 #include "services/common/health_client.h"
 
@@ -72,8 +73,8 @@ TEST(GrpcServerTest, ReflectionListsServices) {
   grpc::GenericStub stub(f->channel);
   grpc::ClientContext ctx;
   grpc::CompletionQueue cq;
-  auto call = stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-                               &cq);
+  auto call =
+      stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
   void* tag;
   bool ok;
   call->StartCall(reinterpret_cast<void*>(1));

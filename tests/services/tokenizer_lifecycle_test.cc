@@ -211,8 +211,8 @@ TEST_F(TokenizerLifecycleTest, BinaryDrainsAndExitsZeroOnSigterm) {
   std::string binary = std::string(CORVID_BINARY_DIR) + "/services/tokenizer/corvid-tokenizer";
   ASSERT_EQ(access(binary.c_str(), X_OK), 0) << binary;
   ChildServer child;
-  ASSERT_TRUE(child.Start(binary, {"--listen=127.0.0.1:0", "--model=stories=" + StoriesDir(),
-                                   "--metrics-port=-1"}));
+  ASSERT_TRUE(child.Start(
+      binary, {"--listen=127.0.0.1:0", "--model=stories=" + StoriesDir(), "--metrics-port=-1"}));
   auto channel = Connect(child.port());
   EXPECT_EQ(AwaitHealth(channel, "", HealthState::kServing), HealthState::kServing);
   auto stub = v1::Tokenizer::NewStub(channel);

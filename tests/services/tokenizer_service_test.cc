@@ -23,8 +23,8 @@ class TokenizerServiceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (!HaveModels()) return;
-    auto server = TokenizerServer::Start(
-        TestConfig({{"stories", StoriesDir()}, {"llama3", Llama3Dir()}}));
+    auto server =
+        TokenizerServer::Start(TestConfig({{"stories", StoriesDir()}, {"llama3", Llama3Dir()}}));
     ASSERT_TRUE(server.ok()) << server.status();
     ASSERT_TRUE((*server)->LoadModels().ok());
     server_ = server->release();
@@ -204,8 +204,8 @@ TEST_F(TokenizerServiceTest, BadInputsNameTheIndex) {
     req.add_texts("x");
     v1::EncodeResponse resp;
     grpc::ClientContext ctx;
-    cases.push_back({"unknown model", grpc::StatusCode::NOT_FOUND, "gpt-9",
-                     stub_->Encode(&ctx, req, &resp)});
+    cases.push_back(
+        {"unknown model", grpc::StatusCode::NOT_FOUND, "gpt-9", stub_->Encode(&ctx, req, &resp)});
   }
   for (const Case& c : cases) {
     EXPECT_EQ(c.status.error_code(), c.code) << c.name << ": " << c.status.error_message();

@@ -22,8 +22,8 @@ class TokenizerStreamTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (!HaveModels()) return;
-    auto server = TokenizerServer::Start(
-        TestConfig({{"stories", StoriesDir()}, {"llama3", Llama3Dir()}}));
+    auto server =
+        TokenizerServer::Start(TestConfig({{"stories", StoriesDir()}, {"llama3", Llama3Dir()}}));
     ASSERT_TRUE(server.ok()) << server.status();
     ASSERT_TRUE((*server)->LoadModels().ok());
     server_ = server->release();
@@ -51,9 +51,9 @@ class TokenizerStreamTest : public ::testing::Test {
 TokenizerServer* TokenizerStreamTest::server_ = nullptr;
 
 struct Sequence {
-  uint64_t id;
+  uint64_t id = 0;
   std::vector<int32_t> ids;
-  bool skip_special;
+  bool skip_special = false;
   size_t sent = 0;
   std::string text;
   bool finished = false;
@@ -70,7 +70,11 @@ void RunStream(v1::Tokenizer::Stub* stub, const std::string& model, const Tokeni
     bool special = (i % 3) == 0;
     auto ids = lib.Encode(text + " " + texts[(i * 11) % texts.size()], special);
     if (!ids.ok()) return void(*failure = "encode failed");
-    seqs.push_back({seed * 1000 + i, *ids, (i % 2) == 0});
+    Sequence seq;
+    seq.id = seed * 1000 + i;
+    seq.ids = *ids;
+    seq.skip_special = (i % 2) == 0;
+    seqs.push_back(std::move(seq));
   }
   grpc::ClientContext ctx;
   std::unique_ptr<Stream> stream = stub->DetokenizeStream(&ctx);
@@ -125,8 +129,8 @@ TEST_F(TokenizerStreamTest, ConcurrentMultiplexedStreamsReproduceDecode) {
   for (int t = 0; t < kStreams; ++t) {
     threads.emplace_back([&, t] {
       bool use_llama = t % 2 == 1;
-      RunStream(stub_.get(), use_llama ? "llama3" : "stories", use_llama ? llama3 : stories,
-                t + 1, &failures[t]);
+      RunStream(stub_.get(), use_llama ? "llama3" : "stories", use_llama ? llama3 : stories, t + 1,
+                &failures[t]);
     });
   }
   for (auto& th : threads) th.join();

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 #include <random>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -16,13 +16,16 @@ namespace corvid::bench {
 namespace {
 
 constexpr const char* kWords[] = {
-    "the", "model", "returns", "a", "summary", "of", "this", "document", "and", "lists",
-    "every", "customer", "who", "ordered", "between", "January", "March", "please", "write",
-    "short", "story", "about", "little", "girl", "named", "Lily", "she", "loved", "to", "play",
-    "outside", "in", "park", "translate", "following", "sentence", "into", "French", "café",
-    "naïve", "résumé", "function", "returns", "value", "error", "when", "input", "is", "empty",
-    "explain", "why", "sky", "blue", "Straße", "über", "Größe", "system", "prompt", "assistant",
-    "user", "question", "answer", "temperature", "token", "budget", "deadline", "server"};
+    "the",      "model",   "returns",   "a",      "summary",  "of",        "this",
+    "document", "and",     "lists",     "every",  "customer", "who",       "ordered",
+    "between",  "January", "March",     "please", "write",    "short",     "story",
+    "about",    "little",  "girl",      "named",  "Lily",     "she",       "loved",
+    "to",       "play",    "outside",   "in",     "park",     "translate", "following",
+    "sentence", "into",    "French",    "café",   "naïve",    "résumé",    "function",
+    "returns",  "value",   "error",     "when",   "input",    "is",        "empty",
+    "explain",  "why",     "sky",       "blue",   "Straße",   "über",      "Größe",
+    "system",   "prompt",  "assistant", "user",   "question", "answer",    "temperature",
+    "token",    "budget",  "deadline",  "server"};
 
 }  // namespace
 
@@ -66,7 +69,9 @@ absl::StatusOr<std::vector<std::string>> CorpusPrompts(const std::vector<std::st
   if (static_cast<int>(text.size()) < 2 * bytes) {
     return absl::InvalidArgumentError("corpus shorter than two prompts");
   }
-  auto continuation = [&](size_t i) { return (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80; };
+  auto continuation = [&](size_t i) {
+    return (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
+  };
   std::mt19937 rng(seed);
   std::vector<std::string> out;
   for (int i = 0; i < count; ++i) {
@@ -104,7 +109,8 @@ absl::StatusOr<double> ScrapeServerCpuSeconds(const std::string& metrics_address
   httplib::Client client(metrics_address.substr(0, colon), port);
   auto res = client.Get("/metrics");
   if (!res || res->status != 200) {
-    return absl::UnavailableError(absl::StrCat("cannot scrape http://", metrics_address, "/metrics"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot scrape http://", metrics_address, "/metrics"));
   }
   double total = 0;
   int found = 0;

@@ -1,5 +1,5 @@
-// Pieces of corvid-tokenizer-service-bench: synthetic prompts, latency summaries, and the server's CPU
-// time read from its /metrics (corvid_process_cpu_seconds_total, i.e. getrusage of the server).
+// Pieces of corvid-tokenizer-service-bench: synthetic prompts, latency summaries, and the server's
+// CPU time read from its /metrics (corvid_process_cpu_seconds_total, i.e. getrusage of the server).
 #ifndef CORVID_TOOLS_TOKENIZER_SERVICE_BENCH_BENCH_UTIL_H_
 #define CORVID_TOOLS_TOKENIZER_SERVICE_BENCH_BENCH_UTIL_H_
 

@@ -76,15 +76,14 @@ void Report(const char* phase, const LoadResult& r, absl::StatusOr<double> cpu_s
   LatencySummary lat = Summarize(r.latencies_s);
   std::printf("%s: %lld calls in %.2f s = %.0f calls/s, %.0f tokens/s, %lld errors%s%s\n", phase,
               static_cast<long long>(r.calls), secs, r.calls / secs, r.tokens / secs,
-              static_cast<long long>(r.errors), r.errors ? ", first: " : "",
-              r.first_error.c_str());
+              static_cast<long long>(r.errors), r.errors ? ", first: " : "", r.first_error.c_str());
   std::printf("  latency ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", lat.p50_ms, lat.p90_ms,
               lat.p99_ms, lat.max_ms);
   if (cpu_s.ok() && r.tokens > 0) {
-    std::printf("  server CPU: %.2f s (%.2f cores busy), %.1f us per 1,000 tokens %s, "
-                "%.1f us per call\n",
-                *cpu_s, *cpu_s / secs, *cpu_s * 1e9 / r.tokens, token_word,
-                *cpu_s * 1e6 / r.calls);
+    std::printf(
+        "  server CPU: %.2f s (%.2f cores busy), %.1f us per 1,000 tokens %s, "
+        "%.1f us per call\n",
+        *cpu_s, *cpu_s / secs, *cpu_s * 1e9 / r.tokens, token_word, *cpu_s * 1e6 / r.calls);
   } else if (!cpu_s.ok()) {
     std::printf("  server CPU: unavailable (%s)\n", std::string(cpu_s.status().message()).c_str());
   }
@@ -97,8 +96,8 @@ void Measure(const Flags& f, const char* phase, const char* token_word, Load loa
   absl::StatusOr<double> cpu0 = ScrapeServerCpuSeconds(f.metrics);
   LoadResult r = load(absl::Seconds(f.duration_s));
   absl::StatusOr<double> cpu1 = ScrapeServerCpuSeconds(f.metrics);
-  absl::StatusOr<double> cpu = cpu0.ok() && cpu1.ok() ? absl::StatusOr<double>(*cpu1 - *cpu0)
-                                                      : (cpu0.ok() ? cpu1 : cpu0);
+  absl::StatusOr<double> cpu =
+      cpu0.ok() && cpu1.ok() ? absl::StatusOr<double>(*cpu1 - *cpu0) : (cpu0.ok() ? cpu1 : cpu0);
   Report(phase, r, cpu, token_word);
 }
 
@@ -163,7 +162,8 @@ int Run(const Flags& f) {
 
 int main(int argc, char** argv) {
   corvid::bench::Flags f;
-  corvid::service::FlagSet flags("corvid-tokenizer-service-bench --server HOST:PORT --metrics HOST:PORT");
+  corvid::service::FlagSet flags(
+      "corvid-tokenizer-service-bench --server HOST:PORT --metrics HOST:PORT");
   flags.AddString("server", &f.server, "corvid-tokenizer gRPC address");
   flags.AddString("metrics", &f.metrics, "the server's /metrics HOST:PORT (for its CPU time)");
   flags.AddString("model", &f.model, "model name (empty: the server's default)");
@@ -184,7 +184,8 @@ int main(int argc, char** argv) {
   }
   if (!s.ok() || f.clients < 1 || f.streams < 1 || f.sequences < 1 || f.prompts < 1 ||
       f.prompt_bytes < 1) {
-    std::fprintf(stderr, "%s\n%s", s.ok() ? "counts must be >= 1" : std::string(s.message()).c_str(),
+    std::fprintf(stderr, "%s\n%s",
+                 s.ok() ? "counts must be >= 1" : std::string(s.message()).c_str(),
                  flags.Usage().c_str());
     return 2;
   }
