@@ -131,7 +131,8 @@ TEST_P(TokenizerReferenceTest, StreamingDeltasConcatenateToDecode) {
 
 INSTANTIATE_TEST_SUITE_P(AllTokenizers, TokenizerReferenceTest,
                          ::testing::Values("stories260K", "llama2", "llama3", "qwen3",
-                                           "llama2-json-legacy", "llama2-json-metaspace"),
+                                           "llama2-json-legacy", "llama2-json-metaspace",
+                                           "qwen3-flags"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& ch : name) {
