@@ -13,6 +13,7 @@
 #include "engine/tokenizer/added_tokens.h"
 #include "engine/tokenizer/bpe_model.h"
 #include "engine/tokenizer/byte_level.h"
+#include "engine/tokenizer/gguf_vocab.h"
 #include "engine/tokenizer/streaming_detokenizer.h"
 #include "engine/tokenizer/unicode.h"
 #include "engine/tokenizer/utf8.h"
@@ -146,7 +147,7 @@ absl::Status HfTokenizer::Init(HfTokenizerSpec spec) {
   normalizers_ = spec.normalizers;
   pre_tokenizers_ = spec.pre_tokenizers;
   RETURN_IF_ERROR(InitModel(&spec));
-  AssignAddedTokenIds(&spec);
+  if (!spec.keep_added_token_ids) AssignAddedTokenIds(&spec);
   std::vector<const HfAddedToken*> raw, normalized;
   for (const HfAddedToken& t : spec.added_tokens) {
     if (static_cast<size_t>(t.id) >= tokens_.size()) tokens_.resize(t.id + 1);
@@ -300,6 +301,11 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> CreateHfTokenizer(HfTokenizerSpec spec) {
   return HfTokenizer::Create(std::move(spec));
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadGgufTokenizer(const std::string& gguf_path) {
+  ASSIGN_OR_RETURN(HfTokenizerSpec spec, ReadGgufVocab(gguf_path));
+  return CreateHfTokenizer(std::move(spec));
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadHfTokenizer(const std::string& tokenizer_json_path,

@@ -66,6 +66,9 @@ inline std::string ModelPath(const std::string& name) {
     return ModelsDir() + "/tokenizers/" + name;
   }
   if (name == "qwen3-flags") return GeneratedFlagsJsonDir();
+  if (name == "deepseek-llm" || name == "deepseek-coder") {
+    return ModelsDir() + "/tokenizers/llama.cpp-vocab/ggml-vocab-" + name + ".gguf";
+  }
   const std::string generated = GeneratedSpmJsonDir();
   if (generated.empty()) return "";
   return generated + "/" + (name == "llama2-json-legacy" ? "legacy" : "metaspace");
