@@ -94,16 +94,6 @@ absl::Status HfTokenizer::InitModel(HfTokenizerSpec* spec) {
     if (byte_level_ && !byte_level::ToBytes(token, &bytes)) continue;
     vocab.emplace(byte_level_ ? bytes : token, id);
   }
-  std::vector<std::pair<std::string, std::string>> merges;
-  merges.reserve(spec->merges.size());
-  std::string a, b;
-  for (auto& [left, right] : spec->merges) {
-    if (!byte_level_) {
-      merges.emplace_back(std::move(left), std::move(right));
-    } else if (byte_level::ToBytes(left, &a) && byte_level::ToBytes(right, &b)) {
-      merges.emplace_back(a, b);
-    }
-  }
   BpeOptions options;
   options.byte_level = byte_level_;
   options.byte_fallback = spec->byte_fallback;
@@ -114,7 +104,7 @@ absl::Status HfTokenizer::InitModel(HfTokenizerSpec* spec) {
     if (it == vocab.end()) return absl::InvalidArgumentError("tokenizer.json: unk_token unknown");
     options.unk_id = it->second;
   }
-  ASSIGN_OR_RETURN(model_, BpeModel::Create(std::move(vocab), merges, options));
+  ASSIGN_OR_RETURN(model_, BpeModel::Create(std::move(vocab), spec->merges, options));
   return absl::OkStatus();
 }
 
