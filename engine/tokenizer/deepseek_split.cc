@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <utility>
+#include <vector>
 
 #include "engine/tokenizer/split_patterns.h"
 #include "engine/tokenizer/split_patterns_internal.h"
@@ -43,6 +44,19 @@ constexpr Range kLlmPunct[] = {{0x21, 0x2F},     {0x3A, 0x7E},     {0x2018, 0x20
                                {0x3000, 0x3002}, {0xFF01, 0xFF0F}, {0xFF1A, 0xFF5E}};
 constexpr Range kCjk[] = {{0x800, 0x4E00}, {0x4E00, 0x9FA5}, {0xAC00, 0xD7FF}};
 
+std::vector<Range> Merge(std::vector<Range> ranges) {
+  std::sort(ranges.begin(), ranges.end());
+  std::vector<Range> out;
+  for (const Range& r : ranges) {
+    if (!out.empty() && r.first <= out.back().second + 1) {
+      out.back().second = std::max(out.back().second, r.second);
+    } else {
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
 template <size_t N>
 bool InRanges(const Range (&ranges)[N], uint32_t cp) {
   auto it = std::upper_bound(std::begin(ranges), std::end(ranges), cp,
@@ -79,7 +93,54 @@ size_t SpaceThenRun(std::string_view s, size_t i, Pred in_class) {
   return in_class(c) ? Run(s, n1, in_class) : i;
 }
 
+// Sorted, merged ranges of a bracket expression's body ("a-zA-Z_" style, no escapes).
+std::vector<Range> ParseClass(std::string_view body) {
+  std::vector<uint32_t> cps;
+  for (size_t i = 0; i < body.size();) cps.push_back(utf8::DecodeValid(body, &i));
+  std::vector<Range> ranges;
+  for (size_t k = 0; k < cps.size(); ++k) {
+    if (k + 2 < cps.size() && cps[k + 1] == '-') {
+      ranges.emplace_back(cps[k], cps[k + 2]);
+      k += 2;
+    } else {
+      ranges.emplace_back(cps[k], cps[k]);
+    }
+  }
+  return Merge(ranges);
+}
+
+template <size_t N>
+std::vector<Range> Table(const Range (&ranges)[N]) {
+  return Merge(std::vector<Range>(std::begin(ranges), std::end(ranges)));
+}
+
+bool Consume(std::string_view* s, std::string_view prefix) {
+  if (s->substr(0, prefix.size()) != prefix) return false;
+  s->remove_prefix(prefix.size());
+  return true;
+}
+
 }  // namespace
+
+std::optional<SplitPattern> DeepSeekPatternFromRegex(std::string_view regex) {
+  using P = SplitPattern;
+  if (regex == "[\\r\\n]" || regex == "[\r\n]") return P::kDeepSeekNewline;
+  if (regex == "\\s?\\p{L}+") return P::kDeepSeekCoderLetters;
+  if (regex == "\\s?\\p{P}+") return P::kDeepSeekCoderPunct;
+  if (regex == "\\p{N}+") return P::kDeepSeekNumbers;
+  if (regex == "\\p{N}") return P::kDeepSeekDigit;
+  if (regex == "\\s+$") return P::kDeepSeekTrailingSpace;
+  std::string_view body = regex;
+  const bool space_prefix = Consume(&body, "\\s?");
+  if (!Consume(&body, "[") || body.size() < 2 || body.substr(body.size() - 2) != "]+") {
+    return std::nullopt;
+  }
+  const std::vector<Range> ranges = ParseClass(body.substr(0, body.size() - 2));
+  if (space_prefix && ranges == Table(kLlmLetters)) return P::kDeepSeekLlmLetters;
+  if (space_prefix && ranges == Table(kLlmPunct)) return P::kDeepSeekLlmPunct;
+  if (!space_prefix && ranges == Table(kCjk)) return P::kDeepSeekCjk;
+  return std::nullopt;
+}
 
 size_t MatchPartialPattern(SplitPattern pattern, std::string_view s, size_t i) {
   size_t n1;

@@ -179,6 +179,7 @@ absl::StatusOr<SplitPattern> SplitPatternFromRegex(std::string_view regex) {
   if (regex == kGpt2Regex) return SplitPattern::kGpt2;
   if (regex == kLlama3Regex) return SplitPattern::kLlama3;
   if (regex == kQwen2Regex) return SplitPattern::kQwen2;
+  if (auto deepseek = DeepSeekPatternFromRegex(regex)) return *deepseek;
   return absl::UnimplementedError(
       absl::StrCat("unsupported pre-tokenizer Split regex (no matcher for it): ", utf8::AsAbsl(regex)));
 }
