@@ -1,6 +1,8 @@
 // Tokenizer behaviour that the reference comparisons do not pin down: UTF-8 edge cases, errors,
 // unsupported tokenizer.json features, and what the streaming detokenizer holds back.
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 
 #include "engine/tokenizer/streaming_detokenizer.h"
@@ -176,8 +178,42 @@ TEST_P(LoadedTokenizerTest, StreamingFinishFlushesIncompleteBytesAsReplacement) 
   EXPECT_EQ(*detok->Add(*tok_->Encode("Hello", false)) + detok->Finish(), "Hello");
 }
 
+// Encode is const and shared by the service's threads: concurrent calls (sharing the BPE
+// cache) give the single-threaded ids.
+TEST_P(LoadedTokenizerTest, ConcurrentEncodeGivesTheSameIds) {
+  std::vector<std::string> texts;
+  for (int i = 0; i < 200; ++i) {
+    texts.push_back("line " + std::to_string(i) + ": the quick brown fox " +
+                    std::string(i % 7, ' ') + "jumps over 中文 " + std::to_string(i * 7919));
+  }
+  std::vector<std::vector<int32_t>> expected;
+  for (const auto& t : texts) expected.push_back(*tok_->Encode(t, true));
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 5; ++round) {
+        for (size_t i = 0; i < texts.size(); ++i) {
+          const size_t k = (i * (t + 1) + round) % texts.size();
+          if (*tok_->Encode(texts[k], true) != expected[k]) ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, LoadedTokenizerTest,
-                         ::testing::Values("stories260K", "llama2", "llama3", "qwen3"));
+                         ::testing::Values("stories260K", "llama2", "llama3", "qwen3",
+                                           "deepseek-llm", "deepseek-coder"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& ch : name) {
+                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           }
+                           return name;
+                         });
 
 // SentencePiece drops the ▁ of the first piece only: streaming must not drop later ones.
 TEST(SentencePieceStreamingTest, LeadingSpaceOnlyAtSequenceStart) {
