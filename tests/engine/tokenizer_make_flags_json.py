@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Writes a copy of the Qwen3 tokenizer.json with extra added tokens that exercise the
-AddedToken flags (lstrip, rstrip, single_word, normalized), for the C++ reference tests.
+"""Writes variants of a byte-level tokenizer.json for the C++ reference tests:
 
-  tokenizer_make_flags_json.py --base DIR --out DIR
+  --variant flags  extra added tokens that exercise the AddedToken flags (lstrip, rstrip,
+                   single_word, normalized)
+  --variant gpt2   GPT-2's pre-tokenizer instead: ByteLevel(add_prefix_space, use_regex)
+
+  tokenizer_make_flags_json.py --base DIR --out DIR [--variant flags|gpt2]
 """
 import argparse
 import json
@@ -23,9 +26,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--variant", default="flags", choices=["flags", "gpt2"])
     args = ap.parse_args()
     with open(os.path.join(args.base, "tokenizer.json"), encoding="utf-8") as f:
         data = json.load(f)
+    if args.variant == "gpt2":
+        data["pre_tokenizer"] = {"type": "ByteLevel", "add_prefix_space": True,
+                                 "trim_offsets": True, "use_regex": True}
+        EXTRA.clear()
     next_id = max(t["id"] for t in data["added_tokens"]) + 1
     for content, single_word, lstrip, rstrip, normalized, special in EXTRA:
         data["added_tokens"].append({"id": next_id, "content": content,

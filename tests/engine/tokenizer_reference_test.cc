@@ -132,7 +132,7 @@ TEST_P(TokenizerReferenceTest, StreamingDeltasConcatenateToDecode) {
 INSTANTIATE_TEST_SUITE_P(AllTokenizers, TokenizerReferenceTest,
                          ::testing::Values("stories260K", "llama2", "llama3", "qwen3",
                                            "llama2-json-legacy", "llama2-json-metaspace",
-                                           "qwen3-flags", "deepseek-llm-json",
+                                           "qwen3-flags", "llama3-gpt2", "deepseek-llm-json",
                                            "deepseek-coder-json", "deepseek-llm",
                                            "deepseek-coder"),
                          [](const auto& info) {

@@ -46,17 +46,19 @@ inline std::string GeneratedSpmJsonDir() {
   return *dir;
 }
 
-// Qwen3's tokenizer.json plus added tokens with every AddedToken flag
-// (tokenizer_make_flags_json.py), built once per binary; "" when that failed.
-inline std::string GeneratedFlagsJsonDir() {
-  static const std::string* dir = [] {
-    const std::string out = ScratchDir() + "/qwen3_flags";
-    const bool ok = Run(Python() + " " + CORVID_SOURCE_DIR +
-                        "/tests/engine/tokenizer_make_flags_json.py --base " + ModelsDir() +
-                        "/tokenizers/qwen3 --out " + out);
-    return new std::string(ok ? out : "");
-  }();
-  return *dir;
+// Variants of a byte-level tokenizer.json written by tokenizer_make_flags_json.py, once per
+// binary: "flags" (Qwen3 plus added tokens with every AddedToken flag) and "gpt2" (Llama 3's
+// vocabulary behind GPT-2's ByteLevel pre-tokenizer); "" when that failed.
+inline std::string GeneratedVariantDir(const std::string& variant) {
+  static auto* dirs = new std::map<std::string, std::string>();
+  auto it = dirs->find(variant);
+  if (it != dirs->end()) return it->second;
+  const std::string out = ScratchDir() + "/variant_" + variant;
+  const std::string base = variant == "gpt2" ? "llama3" : "qwen3";
+  const bool ok = Run(Python() + " " + CORVID_SOURCE_DIR +
+                      "/tests/engine/tokenizer_make_flags_json.py --base " + ModelsDir() +
+                      "/tokenizers/" + base + " --out " + out + " --variant " + variant);
+  return (*dirs)[variant] = ok ? out : "";
 }
 
 // A tokenizer.json that tokenizers builds from a DeepSeek GGUF vocabulary with llama.cpp's
@@ -78,7 +80,8 @@ inline std::string ModelPath(const std::string& name) {
   if (name == "llama2" || name == "llama3" || name == "qwen3") {
     return ModelsDir() + "/tokenizers/" + name;
   }
-  if (name == "qwen3-flags") return GeneratedFlagsJsonDir();
+  if (name == "qwen3-flags") return GeneratedVariantDir("flags");
+  if (name == "llama3-gpt2") return GeneratedVariantDir("gpt2");
   if (name == "deepseek-llm-json" || name == "deepseek-coder-json") {
     return GeneratedGgufJsonDir(name.substr(0, name.size() - 5));
   }
