@@ -5,6 +5,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/tokenizer/byte_level.h"
 #include "engine/tokenizer/utf8.h"
 
 namespace corvid {
@@ -23,9 +24,15 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
     model->fallback_ids_[b] = it == v.end() ? -1 : it->second;
   }
   model->merges_.reserve(merges.size());
-  std::string joined;
+  std::string a, b, joined;  // reused: no allocation per merge
   for (size_t rank = 0; rank < merges.size(); ++rank) {
-    const auto& [a, b] = merges[rank];
+    if (!options.byte_level) {
+      a = merges[rank].first;
+      b = merges[rank].second;
+    } else if (!byte_level::ToBytes(merges[rank].first, &a) ||
+               !byte_level::ToBytes(merges[rank].second, &b)) {
+      continue;
+    }
     auto ia = v.find(a), ib = v.find(b);
     joined.assign(a).append(b);
     auto ij = v.find(joined);

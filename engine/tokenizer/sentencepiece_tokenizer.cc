@@ -70,7 +70,7 @@ void SentencePieceTokenizer::BuildRules() {
         p.special = true;
         break;
       case spm::PieceType::kUnknown:
-        p.text = p.first_text = m.unk_surface;
+        p.text = m.unk_surface;
         p.special = true;
         break;
       case spm::PieceType::kByte:
@@ -80,7 +80,10 @@ void SentencePieceTokenizer::BuildRules() {
       default: {
         p.text = absl::StrReplaceAll(piece, {{kSpaceSymbol, " "}});
         p.sp_bos_space = piece.rfind(kSpaceSymbol, 0) == 0;
-        p.first_text = p.sp_bos_space ? p.text.substr(1) : p.text;
+        if (p.sp_bos_space) {
+          p.first_text = p.text.substr(1);
+          p.has_first_text = true;
+        }
       }
     }
   }
