@@ -44,7 +44,9 @@ void ExpectRefused(const absl::Status& st, const std::string& file,
                    const std::string& tensor = "") {
   EXPECT_FALSE(st.ok());
   EXPECT_THAT(std::string(st.message()), HasSubstr(file));
-  if (!tensor.empty()) EXPECT_THAT(std::string(st.message()), HasSubstr("'" + tensor + "'"));
+  if (!tensor.empty()) {
+    EXPECT_THAT(std::string(st.message()), HasSubstr("'" + tensor + "'"));
+  }
 }
 
 TEST(SafetensorsFaultsTest, GoodFileOpens) {
