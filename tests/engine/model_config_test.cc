@@ -111,14 +111,28 @@ TEST(ModelConfigTest, Qwen2HasAttentionBiasUnlessSaidOtherwise) {
   EXPECT_EQ(ExpectedTensors(*c).count("model.layers.0.self_attn.o_proj.bias"), 1u);
 }
 
-TEST(ModelConfigTest, MistralIsAccepted) {
+TEST(ModelConfigTest, MistralIsAcceptedAndItsSlidingWindowCapsTheContext) {
   Json j = BaseConfig();
   j["architectures"] = {"MistralForCausalLM"};
   j["model_type"] = "mistral";
+  j["sliding_window"] = nullptr;  // Mistral v0.2+: full attention
   auto c = Parse(j);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->model_type, "mistral");
   EXPECT_FALSE(c->attention_bias);
+  EXPECT_EQ(c->max_position_embeddings, 256);
+  j["sliding_window"] = 128;  // v0.1: only the window's worth of context is exact
+  c = Parse(j);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->max_position_embeddings, 128);
+  Json q = BaseConfig();
+  q["architectures"] = {"Qwen2ForCausalLM"};
+  q["model_type"] = "qwen2";
+  q["sliding_window"] = 64;
+  q["use_sliding_window"] = false;
+  c = Parse(q);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->max_position_embeddings, 256);
 }
 
 TEST(ModelConfigTest, Llama3RopeScaling) {
@@ -152,6 +166,8 @@ TEST(ModelConfigTest, UnsupportedRopeTypeIsAClearError) {
   }
   j["rope_scaling"] = "llama3";
   ExpectInvalid(Parse(j), "rope_scaling");
+  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}};
+  ExpectInvalid(Parse(j), "rope_scaling.low_freq_factor");
 }
 
 TEST(ModelConfigTest, MissingRequiredKeysAreNamed) {

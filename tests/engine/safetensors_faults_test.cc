@@ -109,6 +109,14 @@ TEST(SafetensorsFaultsTest, BadHeaderJson) {
   ExpectRefused(OpenRaw(dir, bad_meta.dump(), GoodData()), "model.safetensors");
 }
 
+TEST(SafetensorsFaultsTest, DuplicateTensorNameIsRefused) {
+  ScratchDir dir;
+  std::string header = GoodHeader().dump();
+  header.insert(header.size() - 1,
+                R"(,"alpha":{"dtype":"F32","shape":[2],"data_offsets":[24,32]})");
+  ExpectRefused(OpenRaw(dir, header, GoodData()), "model.safetensors", "alpha");
+}
+
 TEST(SafetensorsFaultsTest, UnknownDtype) {
   ScratchDir dir;
   Json h = GoodHeader();
