@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <cmath>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -130,6 +132,56 @@ TEST(CheckpointLoaderTest, RefusesOversizedAndBadOptionsPolitely) {
   bad.num_shards = 1;
   bad.dtype = DType::kI8;
   EXPECT_EQ(WriteCheckpoint(*tiny, dir.path(), bad).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// An independent reader (Python: json + numpy + sentencepiece) sees the same tensors, in the
+// layout the reference safetensors library requires, and a working 512-piece tokenizer.
+TEST(CheckpointLoaderTest, PythonReaderAgrees) {
+  const std::string python = std::string(CORVID_SOURCE_DIR) + "/.venv/bin/python";
+  if (!fs::exists(python)) GTEST_SKIP() << python << " not found";
+  auto preset = PresetConfig("tiny");
+  ASSERT_TRUE(preset.ok());
+  ScratchDir dir;
+  CheckpointOptions options;
+  options.seed = 21;
+  options.dtype = DType::kBF16;
+  options.num_shards = 2;
+  options.corpus_texts = Corpus();
+  ASSERT_TRUE(WriteCheckpoint(*preset, dir.path(), options).ok());
+  const std::string cmd = python + " " + CORVID_SOURCE_DIR + "/tests/engine/read_checkpoint.py " +
+                          dir.path() + " > " + (dir / "py.txt") + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << ReadFileBytes(dir / "py.txt");
+  auto config = ModelConfig::FromDir(dir.path());
+  ASSERT_TRUE(config.ok());
+  auto store = WeightStore::Open(dir.path(), *config);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::istringstream lines(ReadFileBytes(dir / "py.txt"));
+  std::string kind, name, dtype, shape;
+  size_t seen = 0;
+  while (lines >> kind) {
+    if (kind == "tokenizer") {
+      int pieces, bos, eos, unk, round_trip;
+      lines >> pieces >> bos >> eos >> unk >> round_trip;
+      EXPECT_EQ(pieces, 512);
+      EXPECT_EQ(bos, 1);
+      EXPECT_EQ(eos, 2);
+      EXPECT_EQ(unk, 0);
+      EXPECT_EQ(round_trip, 1);
+      continue;
+    }
+    double py_sum;
+    lines >> name >> dtype >> shape >> py_sum;
+    const TensorView* t = (*store)->Find(name);
+    ASSERT_NE(t, nullptr) << name;
+    EXPECT_EQ(dtype, DTypeName(t->dtype));
+    std::vector<float> values(t->numel());
+    ConvertToF32(t->dtype, t->data, values.data(), t->numel());
+    double sum = 0;
+    for (float v : values) sum += v;
+    EXPECT_NEAR(sum, py_sum, 1e-9 * (1 + std::fabs(py_sum))) << name;
+    ++seen;
+  }
+  EXPECT_EQ(seen, ExpectedTensors(*config).size());
 }
 
 // The installed tool itself, when it has been built (it is not a dependency of this test).

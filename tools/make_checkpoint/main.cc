@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "corvid-make-checkpoint: %s\n", std::string(st.message()).c_str());
     return 1;
   }
-  std::printf("wrote %s (%s, %.3gM parameters, %s, seed %llu) to %s\n", preset.c_str(),
+  std::printf("wrote %s (%s, %.1fM parameters, %s, seed %llu) to %s\n", preset.c_str(),
               config->architecture.c_str(), config->NumParameters() / 1e6,
               corvid::DTypeName(options.dtype),
               static_cast<unsigned long long>(options.seed), out.c_str());
