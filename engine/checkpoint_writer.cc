@@ -23,9 +23,12 @@ namespace fs = std::filesystem;
 
 const char* TorchDtype(DType t) {
   switch (t) {
-    case DType::kF16: return "float16";
-    case DType::kBF16: return "bfloat16";
-    default: return "float32";
+    case DType::kF16:
+      return "float16";
+    case DType::kBF16:
+      return "bfloat16";
+    default:
+      return "float32";
   }
 }
 
@@ -62,9 +65,9 @@ absl::Status CheckSize(const ModelConfig& config, const std::string& dir, DType 
   std::error_code ec;
   const fs::space_info space = fs::space(dir, ec);
   if (!ec && space.available < need) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "%s: the checkpoint needs %.1f GB but only %.1f GB are free", dir, need / 1e9,
-        space.available / 1e9));
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("%s: the checkpoint needs %.1f GB but only %.1f GB are free", dir,
+                        need / 1e9, space.available / 1e9));
   }
   return absl::OkStatus();
 }
@@ -82,13 +85,14 @@ std::vector<std::vector<TensorSpec>> PlanShards(const ModelConfig& config, DType
   int shard = 0;
   for (size_t i = 0; i < all.size(); ++i) {
     // Move on once this shard holds its share, leaving at least one tensor per later shard.
-    while (shard + 1 < n && !shards[shard].empty() &&
-           (done >= total / n * (shard + 1) || all.size() - i <= static_cast<size_t>(n - shard - 1))) {
+    while (
+        shard + 1 < n && !shards[shard].empty() &&
+        (done >= total / n * (shard + 1) || all.size() - i <= static_cast<size_t>(n - shard - 1))) {
       ++shard;
     }
     shards[shard].push_back(all[i]);
-    done += static_cast<size_t>(TensorView{dtype, all[i].shape, nullptr, 0}.numel()) *
-            DTypeSize(dtype);
+    done +=
+        static_cast<size_t>(TensorView{dtype, all[i].shape, nullptr, 0}.numel()) * DTypeSize(dtype);
   }
   return shards;
 }
@@ -105,8 +109,7 @@ absl::Status WriteWeights(const ModelConfig& config, const std::string& dir,
   Json weight_map = Json::object();
   size_t total = 0;
   for (int i = 0; i < o.num_shards; ++i) {
-    const std::string file =
-        absl::StrFormat("model-%05d-of-%05d.safetensors", i + 1, o.num_shards);
+    const std::string file = absl::StrFormat("model-%05d-of-%05d.safetensors", i + 1, o.num_shards);
     RETURN_IF_ERROR(WriteSafetensors(dir + "/" + file, shards[i], fill));
     for (const TensorSpec& s : shards[i]) {
       weight_map[s.name] = file;

@@ -2,9 +2,9 @@
 // written folder parses, loads, holds exactly the Dummy weights of its seed, and is
 // byte-identical when written twice. Runs under ASan + UBSan in deploy/test.sh.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <cmath>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -190,8 +190,8 @@ TEST(CheckpointLoaderTest, ToolWritesALoadableFolder) {
       std::string(CORVID_BINARY_DIR) + "/tools/make_checkpoint/corvid-make-checkpoint";
   if (!fs::exists(tool)) GTEST_SKIP() << tool << " not built";
   ScratchDir dir;
-  const std::string cmd = tool + " --preset tiny --out " + dir.path() +
-                          " --seed 5 --dtype f16 --shards 2 > /dev/null";
+  const std::string cmd =
+      tool + " --preset tiny --out " + dir.path() + " --seed 5 --dtype f16 --shards 2 > /dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   auto config = ModelConfig::FromDir(dir.path());
   ASSERT_TRUE(config.ok()) << config.status();
