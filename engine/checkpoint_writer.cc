@@ -53,7 +53,7 @@ std::string GenerationConfigJson(const ModelConfig& c) {
   return j.dump(2) + "\n";
 }
 
-absl::Status CheckSize(const ModelConfig& config, const std::string& dir, DType dtype) {
+absl::Status CheckParameterLimit(const ModelConfig& config) {
   const int64_t params = config.NumParameters();
   if (params > kMaxCheckpointParameters) {
     return absl::ResourceExhaustedError(absl::StrFormat(
@@ -61,6 +61,11 @@ absl::Status CheckSize(const ModelConfig& config, const std::string& dir, DType 
         "(WeightStore::Dummy) for this model instead",
         params / 1e9, kMaxCheckpointParameters / 1e9));
   }
+  return absl::OkStatus();
+}
+
+absl::Status CheckDiskSpace(const ModelConfig& config, const std::string& dir, DType dtype) {
+  const int64_t params = config.NumParameters();
   const uint64_t need = static_cast<uint64_t>(params) * DTypeSize(dtype) + (64ull << 20);
   std::error_code ec;
   const fs::space_info space = fs::space(dir, ec);
@@ -211,10 +216,11 @@ absl::Status WriteCheckpoint(const ModelConfig& config, const std::string& dir,
     c.bos_token_id = 1;
     c.eos_token_ids = {2};
   }
+  RETURN_IF_ERROR(CheckParameterLimit(c));
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrCat(dir, ": cannot create: ", ec.message()));
-  RETURN_IF_ERROR(CheckSize(c, dir, options.dtype));
+  RETURN_IF_ERROR(CheckDiskSpace(c, dir, options.dtype));
   RETURN_IF_ERROR(WriteWeights(c, dir, options));
   if (!options.corpus_texts.empty()) RETURN_IF_ERROR(WriteTokenizer(c, dir, options));
   RETURN_IF_ERROR(WriteText(dir + "/generation_config.json", GenerationConfigJson(c)));

@@ -121,10 +121,10 @@ TEST(CheckpointLoaderTest, RefusesOversizedAndBadOptionsPolitely) {
   ScratchDir dir;
   auto big = PresetConfig("llama-3-70b");
   ASSERT_TRUE(big.ok());
-  absl::Status st = WriteCheckpoint(*big, dir.path(), CheckpointOptions{});
+  absl::Status st = WriteCheckpoint(*big, dir / "big", CheckpointOptions{});
   EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(st.message()), ::testing::HasSubstr("Dummy"));
-  EXPECT_FALSE(fs::exists(dir / "config.json"));
+  EXPECT_FALSE(fs::exists(dir / "big"));  // refused before touching the disk
   auto tiny = PresetConfig("tiny");
   CheckpointOptions bad;
   bad.num_shards = 0;
