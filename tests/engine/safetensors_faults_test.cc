@@ -44,7 +44,9 @@ void ExpectRefused(const absl::Status& st, const std::string& file,
                    const std::string& tensor = "") {
   EXPECT_FALSE(st.ok());
   EXPECT_THAT(std::string(st.message()), HasSubstr(file));
-  if (!tensor.empty()) EXPECT_THAT(std::string(st.message()), HasSubstr("'" + tensor + "'"));
+  if (!tensor.empty()) {
+    EXPECT_THAT(std::string(st.message()), HasSubstr("'" + tensor + "'"));
+  }
 }
 
 TEST(SafetensorsFaultsTest, GoodFileOpens) {
@@ -74,8 +76,7 @@ TEST(SafetensorsFaultsTest, TruncatedAtEveryRegionIsRefused) {
   }
   // A cut inside the data region is blamed on the tensor that runs past it.
   WriteFileBytes(dir / "cut.safetensors", bytes.substr(0, bytes.size() - 1));
-  ExpectRefused(SafetensorsFile::Open(dir / "cut.safetensors").status(), "cut.safetensors",
-                "beta");
+  ExpectRefused(SafetensorsFile::Open(dir / "cut.safetensors").status(), "cut.safetensors", "beta");
 }
 
 TEST(SafetensorsFaultsTest, HeaderLengthBeyondFile) {
@@ -97,14 +98,21 @@ TEST(SafetensorsFaultsTest, HeaderLengthBeyondFile) {
 TEST(SafetensorsFaultsTest, BadHeaderJson) {
   ScratchDir dir;
   std::string header = GoodHeader().dump();
-  ExpectRefused(OpenRaw(dir, header.substr(0, header.size() - 1), GoodData()),
-                "model.safetensors");
+  ExpectRefused(OpenRaw(dir, header.substr(0, header.size() - 1), GoodData()), "model.safetensors");
   ExpectRefused(OpenRaw(dir, "[1, 2, 3]", GoodData()), "model.safetensors");
   ExpectRefused(OpenRaw(dir, std::string("{\"a\"\0:", 6), GoodData()), "model.safetensors");
   ExpectRefused(OpenRaw(dir, "", GoodData()), "model.safetensors");
   Json bad_meta = GoodHeader();
   bad_meta["__metadata__"]["n"] = 3;
   ExpectRefused(OpenRaw(dir, bad_meta.dump(), GoodData()), "model.safetensors");
+}
+
+TEST(SafetensorsFaultsTest, DuplicateTensorNameIsRefused) {
+  ScratchDir dir;
+  std::string header = GoodHeader().dump();
+  header.insert(header.size() - 1,
+                R"(,"alpha":{"dtype":"F32","shape":[2],"data_offsets":[24,32]})");
+  ExpectRefused(OpenRaw(dir, header, GoodData()), "model.safetensors", "alpha");
 }
 
 TEST(SafetensorsFaultsTest, UnknownDtype) {
@@ -170,7 +178,8 @@ ModelConfig MicroConfig() {
   auto c = ModelConfig::FromJson(R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 8,
       "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
       "num_key_value_heads": 1, "vocab_size": 16, "max_position_embeddings": 32,
-      "tie_word_embeddings": true})", "");
+      "tie_word_embeddings": true})",
+                                 "");
   EXPECT_TRUE(c.ok()) << c.status();
   return *c;
 }
@@ -279,7 +288,8 @@ TEST(SafetensorsFaultsTest, MisalignedTensorsAreCopiedAligned) {
   std::string data("abc");
   for (const std::string& name : (*dummy)->Names()) {
     const TensorView* v = (*dummy)->Find(name);
-    h[name] = {{"dtype", "F32"}, {"shape", v->shape},
+    h[name] = {{"dtype", "F32"},
+               {"shape", v->shape},
                {"data_offsets", {data.size(), data.size() + v->nbytes}}};
     data.append(static_cast<const char*>(v->data), v->nbytes);
   }

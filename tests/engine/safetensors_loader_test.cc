@@ -1,14 +1,15 @@
 // Loader tests on real data: stories260K in F32/BF16/F16, the half-precision files checked
 // against the F32 one rounded here, a sharded round trip through the writer, and Dummy weights.
 // Runs under ASan + UBSan in deploy/test.sh.
+#include <omp.h>
+
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <omp.h>
 
 #include "engine/model_config.h"
 #include "engine/safetensors_file.h"
@@ -37,14 +38,21 @@ std::unique_ptr<WeightStore> OpenStories(const std::string& folder, ModelConfig*
   return std::move(store).value();
 }
 
-class Stories260KLoaderTest : public ::testing::TestWithParam<std::pair<const char*, DType>> {};
+struct Folder {
+  const char* name;
+  DType dtype;
+};
+// Printed in ctest's test names: keep it readable and free of addresses.
+void PrintTo(const Folder& f, std::ostream* os) { *os << f.name; }
+
+class Stories260KLoaderTest : public ::testing::TestWithParam<Folder> {};
 
 TEST_P(Stories260KLoaderTest, LoadsAll47TensorsWithRightShapes) {
   CORVID_SKIP_WITHOUT_STORIES();
   ModelConfig config;
-  auto store = OpenStories(GetParam().first, &config);
+  auto store = OpenStories(GetParam().name, &config);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(config.dtype, GetParam().second);
+  EXPECT_EQ(config.dtype, GetParam().dtype);
   const auto expected = ExpectedTensors(config);
   EXPECT_EQ(expected.size(), 47u);
   EXPECT_EQ(store->Names().size(), 47u);
@@ -53,8 +61,8 @@ TEST_P(Stories260KLoaderTest, LoadsAll47TensorsWithRightShapes) {
     auto t = store->Get(name);
     ASSERT_TRUE(t.ok()) << t.status();
     EXPECT_EQ((*t)->shape, shape) << name;
-    EXPECT_EQ((*t)->dtype, GetParam().second) << name;
-    EXPECT_EQ((*t)->nbytes, static_cast<size_t>((*t)->numel()) * DTypeSize(GetParam().second));
+    EXPECT_EQ((*t)->dtype, GetParam().dtype) << name;
+    EXPECT_EQ((*t)->nbytes, static_cast<size_t>((*t)->numel()) * DTypeSize(GetParam().dtype));
     params += (*t)->numel();
   }
   EXPECT_EQ(params, config.NumParameters());
@@ -66,9 +74,10 @@ TEST_P(Stories260KLoaderTest, LoadsAll47TensorsWithRightShapes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, Stories260KLoaderTest,
-                         ::testing::Values(std::make_pair("stories260K", DType::kF32),
-                                           std::make_pair("stories260K-bf16", DType::kBF16),
-                                           std::make_pair("stories260K-f16", DType::kF16)));
+                         ::testing::Values(Folder{"stories260K", DType::kF32},
+                                           Folder{"stories260K-bf16", DType::kBF16},
+                                           Folder{"stories260K-f16", DType::kF16}),
+                         [](const auto& info) { return std::string(DTypeName(info.param.dtype)); });
 
 // The BF16 / F16 files were made by rounding the F32 weights to nearest even; rounding the F32
 // file here must reproduce them bit for bit.
@@ -109,10 +118,12 @@ TEST(Stories260KLoaderTest, ShardedRoundTripThroughWriter) {
   std::filesystem::copy_file(ModelsDir() + "/stories260K/config.json", dir / "config.json");
   const std::vector<std::string> names = original->Names();
   std::vector<std::map<std::string, TensorView>> shards(3);
-  nlohmann::json index = {{"metadata", {{"total_size", 0}}}, {"weight_map", nlohmann::json::object()}};
+  nlohmann::json index = {{"metadata", {{"total_size", 0}}},
+                          {"weight_map", nlohmann::json::object()}};
   for (size_t i = 0; i < names.size(); ++i) {
     shards[i % 3][names[i]] = *original->Find(names[i]);
-    index["weight_map"][names[i]] = "model-0000" + std::to_string(i % 3 + 1) + "-of-00003.safetensors";
+    index["weight_map"][names[i]] =
+        "model-0000" + std::to_string(i % 3 + 1) + "-of-00003.safetensors";
   }
   for (int s = 0; s < 3; ++s) {
     const std::string file = "model-0000" + std::to_string(s + 1) + "-of-00003.safetensors";
@@ -186,7 +197,8 @@ TEST(DummyWeightsLoaderTest, ThreadCountDoesNotChangeValues) {
   const TensorView* b = (*bf16)->Find("model.embed_tokens.weight");
   for (int64_t i = 0; i < f->numel(); ++i) {
     ASSERT_EQ(F32ToBf16(static_cast<const float*>(f->data)[i]),
-              static_cast<const uint16_t*>(b->data)[i]) << i;
+              static_cast<const uint16_t*>(b->data)[i])
+        << i;
   }
 }
 
