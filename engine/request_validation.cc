@@ -42,7 +42,10 @@ absl::Status ValidateRequest(const GenerationRequest& request, const ModelConfig
         request.max_tokens, ") = ", total, " exceeds the context length ", max_model_len));
   }
   RETURN_IF_ERROR(CheckIds("stop_token_ids", request.stop_token_ids, config.vocab_size));
-  RETURN_IF_ERROR(request.sampling.Validate());
+  if (absl::Status sampling = request.sampling.Validate(); !sampling.ok()) {
+    // Validate names the field within SamplingParams; name it within the request.
+    return absl::InvalidArgumentError(absl::StrCat("sampling.", sampling.message()));
+  }
   const int needed = blocks.BlocksFor(MaxKvTokens(request));
   if (needed > blocks.num_blocks()) {
     return absl::ResourceExhaustedError(absl::StrCat(
