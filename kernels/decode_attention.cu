@@ -41,15 +41,19 @@ __global__ void __launch_bounds__(kThreads)
   const int head0 = kvh * group + chunk * G;
   const int nheads = min(G, group - chunk * G);
   const int ctx = p.row_ctx[row];
+  const int num_splits = DecodeSplits(ctx, p.split_tokens, p.split_cap);
+  if (split >= num_splits) return;
+  const int per_split = (ctx + num_splits - 1) / num_splits;
   const int seq = p.row_seq ? p.row_seq[row] : row;
-  const int per_split = (ctx + p.num_splits - 1) / p.num_splits;
+  const int token = p.row_token ? p.row_token[row] : row;
   const int begin = split * per_split;
   const int end = min(ctx, begin + per_split);
   const int tid = threadIdx.x, r = tid / kTpr, c = tid % kTpr;
   const int warp = tid >> 5, lane = tid & 31;
 
   float q[G][8], acc[G][8];
-  const T* qbase = static_cast<const T*>(p.q) + (static_cast<int64_t>(row) * p.num_heads + head0) * D;
+  const T* qbase =
+      static_cast<const T*>(p.q) + (static_cast<int64_t>(token) * p.num_heads + head0) * D;
 #pragma unroll
   for (int g = 0; g < G; ++g) {
     if (g < nheads) {
@@ -171,12 +175,13 @@ __global__ void __launch_bounds__(kThreads)
     float sum = 0.0f;
 #pragma unroll 4
     for (int rr = 0; rr < kRpi; ++rr) sum += s_red[rr][g][d];
-    const int64_t head_row = static_cast<int64_t>(row) * p.num_heads + head0 + g;
-    if (p.num_splits == 1) {
+    if (num_splits == 1) {
+      const int64_t out_row = static_cast<int64_t>(token) * p.num_heads + head0 + g;
       const float l = s_l[g];
-      static_cast<T*>(p.out)[head_row * D + d] = FromFloat<T>(l > 0.0f ? sum / l : 0.0f);
+      static_cast<T*>(p.out)[out_row * D + d] = FromFloat<T>(l > 0.0f ? sum / l : 0.0f);
     } else {
-      const int64_t part = head_row * p.num_splits + split;
+      const int64_t head_row = static_cast<int64_t>(row) * p.num_heads + head0 + g;
+      const int64_t part = head_row * p.max_splits + split;
       p.partial_out[part * D + d] = sum;
       if (d == 0) {
         p.partial_ml[part * 2] = s_m[g];
@@ -187,31 +192,35 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // Merges the splits of one (row, head): weights exp2(m_s - M) on each split's unnormalised sum.
+// Rows that fit one split were written directly by the first kernel.
 template <typename T>
-__global__ void CombineSplitsKernel(const float* partial_out, const float* partial_ml,
-                                    int num_heads, int num_splits, int head_dim, T* out) {
+__global__ void CombineSplitsKernel(DecodeAttentionParams p) {
   const int head = blockIdx.x, row = blockIdx.y;
-  const int64_t head_row = static_cast<int64_t>(row) * num_heads + head;
-  const float* ml = partial_ml + head_row * num_splits * 2;
+  const int num_splits = DecodeSplits(p.row_ctx[row], p.split_tokens, p.split_cap);
+  if (num_splits <= 1) return;
+  const int token = p.row_token ? p.row_token[row] : row;
+  const int64_t head_row = static_cast<int64_t>(row) * p.num_heads + head;
+  const float* ml = p.partial_ml + head_row * p.max_splits * 2;
   float m_max = -INFINITY;
   for (int s = 0; s < num_splits; ++s) m_max = fmaxf(m_max, ml[2 * s]);
-  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+  T* out = static_cast<T*>(p.out) + (static_cast<int64_t>(token) * p.num_heads + head) * p.head_dim;
+  for (int d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
     float num = 0.0f, den = 0.0f;
     for (int s = 0; s < num_splits; ++s) {
       const float m = ml[2 * s];
       if (m == -INFINITY) continue;
       const float w = exp2f(m - m_max);
       den += w * ml[2 * s + 1];
-      num += w * partial_out[(head_row * num_splits + s) * head_dim + d];
+      num += w * p.partial_out[(head_row * p.max_splits + s) * p.head_dim + d];
     }
-    out[head_row * head_dim + d] = FromFloat<T>(den > 0.0f ? num / den : 0.0f);
+    out[d] = FromFloat<T>(den > 0.0f ? num / den : 0.0f);
   }
 }
 
 template <typename T, int D, int G>
 KernelError LaunchWithGroup(const DecodeAttentionParams& p, int group, cudaStream_t stream) {
   const int chunks = (group + G - 1) / G;
-  const dim3 grid(p.num_splits, p.kv.num_kv_heads * chunks, p.num_rows);
+  const dim3 grid(p.max_splits, p.kv.num_kv_heads * chunks, p.num_rows);
   DecodeAttentionKernel<T, D, G><<<grid, kThreads, 0, stream>>>(p, group, chunks);
   return LastLaunchError();
 }
@@ -235,11 +244,9 @@ KernelError LaunchTyped(const DecodeAttentionParams& p, int group, cudaStream_t 
     case 256: err = LaunchWithDim<T, 256>(p, group, stream); break;
     default: return kKernelInvalidValue;
   }
-  if (err != kKernelOk || p.num_splits == 1) return err;
+  if (err != kKernelOk || p.max_splits == 1) return err;
   const dim3 grid(p.num_heads, p.num_rows);
-  CombineSplitsKernel<T><<<grid, p.head_dim < 128 ? 128 : p.head_dim, 0, stream>>>(
-      p.partial_out, p.partial_ml, p.num_heads, p.num_splits, p.head_dim,
-      static_cast<T*>(p.out));
+  CombineSplitsKernel<T><<<grid, p.head_dim < 128 ? 128 : p.head_dim, 0, stream>>>(p);
   return LastLaunchError();
 }
 
@@ -253,13 +260,13 @@ bool DecodeAttentionSupports(int head_dim, int group) {
 KernelError LaunchDecodeAttention(DataType dtype, const DecodeAttentionParams& p,
                                   StreamHandle stream) {
   if (p.num_rows == 0) return kKernelOk;
-  if (p.kv.num_kv_heads <= 0 || p.num_heads % p.kv.num_kv_heads != 0 || p.num_splits < 1 ||
-      p.num_splits > 65535 || p.kv.block_size <= 0) {
+  if (p.kv.num_kv_heads <= 0 || p.num_heads % p.kv.num_kv_heads != 0 || p.max_splits < 1 ||
+      p.max_splits > p.split_cap || p.kv.block_size <= 0 || p.split_tokens < 0) {
     return kKernelInvalidValue;
   }
   const int group = p.num_heads / p.kv.num_kv_heads;
   if (!DecodeAttentionSupports(p.head_dim, group)) return kKernelInvalidValue;
-  if (p.num_splits > 1 && (p.partial_out == nullptr || p.partial_ml == nullptr)) {
+  if (p.max_splits > 1 && (p.partial_out == nullptr || p.partial_ml == nullptr)) {
     return kKernelInvalidValue;
   }
   return CORVID_DISPATCH_HALF(dtype, T, [&] { return LaunchTyped<T>(p, group, AsStream(stream)); });

@@ -47,11 +47,11 @@ __global__ void AddRmsNormKernel(float* residual, const T* add, const T* weight,
 }
 
 template <typename T>
-__global__ void SiluMulKernel(const T* gate_up, int inter, T* out) {
+__global__ void SiluMulKernel(const T* gate_up, int inter, T* out, int out_stride) {
   const int t = blockIdx.x;
   const T* g = gate_up + static_cast<int64_t>(t) * 2 * inter;
   const T* u = g + inter;
-  T* o = out + static_cast<int64_t>(t) * inter;
+  T* o = out + static_cast<int64_t>(t) * out_stride;
   for (int i = threadIdx.x; i < inter; i += blockDim.x) {
     const float x = ToFloat(g[i]);
     o[i] = FromFloat<T>(x / (1.0f + __expf(-x)) * ToFloat(u[i]));
@@ -107,11 +107,11 @@ KernelError LaunchAddRmsNorm(DataType dtype, float* residual, const void* add, c
 }
 
 KernelError LaunchSiluMul(DataType dtype, const void* gate_up, int num_tokens, int inter,
-                          void* out, StreamHandle stream) {
+                          void* out, int out_stride, StreamHandle stream) {
   if (num_tokens == 0) return kKernelOk;
   return CORVID_DISPATCH_HALF(dtype, T, [&] {
     SiluMulKernel<T><<<num_tokens, RowThreads(inter), 0, AsStream(stream)>>>(
-        static_cast<const T*>(gate_up), inter, static_cast<T*>(out));
+        static_cast<const T*>(gate_up), inter, static_cast<T*>(out), out_stride);
     return LastLaunchError();
   });
 }

@@ -23,9 +23,10 @@ KernelError LaunchAddRmsNorm(DataType dtype, float* residual, const void* add, c
                              const int32_t* rows, int num_rows, int hidden, float eps, void* out,
                              StreamHandle stream);
 
-// out[t, i] = silu(gate_up[t, i]) * gate_up[t, inter + i] for i < inter (gate_up is [t, 2*inter]).
+// out[t * out_stride + i] = silu(gate_up[t, i]) * gate_up[t, inter + i] for i < inter
+// (gate_up is [t, 2*inter]); columns inter..out_stride-1 are left untouched.
 KernelError LaunchSiluMul(DataType dtype, const void* gate_up, int num_tokens, int inter,
-                          void* out, StreamHandle stream);
+                          void* out, int out_stride, StreamHandle stream);
 
 // data[i] = offset + scale * (2u - 1), u uniform in [0, 1) from a hash of (seed, i).
 KernelError LaunchRandomFill(DataType dtype, void* data, int64_t n, uint64_t seed, float scale,

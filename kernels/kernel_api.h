@@ -3,6 +3,13 @@
 #ifndef CORVID_KERNELS_KERNEL_API_H_
 #define CORVID_KERNELS_KERNEL_API_H_
 
+// Small helpers shared by host and device code in these headers.
+#if defined(__CUDACC__)
+#define CORVID_KERNEL_HD __host__ __device__
+#else
+#define CORVID_KERNEL_HD
+#endif
+
 namespace corvid::kernels {
 
 // Element type of activations, weights and the KV cache (one per model).

@@ -31,17 +31,23 @@ struct PagedKvView {
 };
 
 struct DecodeAttentionParams {
-  const void* q = nullptr;  // [num_rows, num_heads, head_dim]
-  void* out = nullptr;      // [num_rows, num_heads, head_dim]
+  const void* q = nullptr;  // [tokens, num_heads, head_dim]
+  void* out = nullptr;      // [tokens, num_heads, head_dim]
   PagedKvView kv;
-  const int32_t* row_seq = nullptr;  // [num_rows] sequence of each row; nullptr = row index
-  const int32_t* row_ctx = nullptr;  // [num_rows] visible keys; 0 writes a zero output
-  float* partial_out = nullptr;  // [num_rows, num_heads, num_splits, head_dim] when splits > 1
-  float* partial_ml = nullptr;   // [num_rows, num_heads, num_splits, 2] when splits > 1
+  const int32_t* row_token = nullptr;  // [num_rows] token (q/out row) of each row; nullptr = row
+  const int32_t* row_seq = nullptr;    // [num_rows] sequence of each row; nullptr = row index
+  const int32_t* row_ctx = nullptr;    // [num_rows] visible keys; 0 writes a zero output
+  // Split-KV: a row with ctx keys is cut into n = DecodeSplits(ctx, split_tokens, split_cap)
+  // equal ranges, one block each, merged by a second kernel. The cut depends only on ctx, never
+  // on the batch, so a row's result is batch-invariant. split_tokens 0 = one block per row.
+  int split_tokens = 0;
+  int split_cap = 1;
+  int max_splits = 1;  // the grid: >= DecodeSplits(ctx) of every row, <= split_cap
+  float* partial_out = nullptr;  // [num_rows, num_heads, max_splits, head_dim] when max_splits > 1
+  float* partial_ml = nullptr;   // [num_rows, num_heads, max_splits, 2] when max_splits > 1
   int num_rows = 0;
   int num_heads = 0;
   int head_dim = 0;
-  int num_splits = 1;  // each row's keys are cut into this many contiguous ranges
   float scale = 0.0f;  // softmax scale, usually 1 / sqrt(head_dim)
 };
 
@@ -51,6 +57,11 @@ inline int64_t DecodePartialOutFloats(int rows, int heads, int splits, int head_
 }
 inline int64_t DecodePartialMlFloats(int rows, int heads, int splits) {
   return static_cast<int64_t>(rows) * heads * splits * 2;
+}
+CORVID_KERNEL_HD inline int DecodeSplits(int ctx, int split_tokens, int split_cap) {
+  if (split_tokens <= 0 || ctx <= split_tokens) return 1;
+  const int n = (ctx + split_tokens - 1) / split_tokens;
+  return n < split_cap ? n : split_cap;
 }
 bool DecodeAttentionSupports(int head_dim, int group);
 
