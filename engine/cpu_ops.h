@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/cpu_matmul.h"
 #include "engine/model_config.h"
 
 namespace corvid {
@@ -40,6 +41,9 @@ void SiluMul(const float* gate_up, int num_tokens, int n, float* out);
 
 // Work-shared. out[t] = table[ids[t]] (rows of length n).
 void GatherRows(const float* table, const int32_t* ids, int num_tokens, int n, float* out);
+
+// Work-shared. out[t] = row ids[t] of a packed matrix (a tied embedding read from lm_head).
+void GatherPackedRows(const PackedMatrix& m, const int32_t* ids, int num_tokens, float* out);
 
 }  // namespace corvid
 
