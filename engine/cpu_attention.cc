@@ -113,20 +113,22 @@ constexpr ValuesFn kValues[] = {WeightedValues<1>, WeightedValues<2>, WeightedVa
 
 }  // namespace
 
+void WriteKvRow(const PagedKvLayer& kv, const TokenKv& token, const float* k, const float* v) {
+  const int bs = kv.block_size, hd = kv.head_dim;
+  const int32_t block = token.block_table[token.position / bs];
+  const int slot = token.position % bs;
+  for (int h = 0; h < kv.num_kv_heads; ++h) {
+    float* kd = kv.KHead(block, h) + slot;
+    for (int d = 0; d < hd; ++d) kd[d * bs] = k[h * hd + d];
+    std::memcpy(kv.VHead(block, h) + slot * hd, v + h * hd, sizeof(float) * hd);
+  }
+}
+
 void WriteKv(const PagedKvLayer& kv, const TokenKv* tokens, int num_tokens, const float* k,
              const float* v, int row_stride) {
-  const int bs = kv.block_size, hd = kv.head_dim;
   ParallelForStatic(num_tokens, [&](int t) {
-    const int pos = tokens[t].position;
-    const int32_t block = tokens[t].block_table[pos / bs];
-    const int slot = pos % bs;
-    for (int h = 0; h < kv.num_kv_heads; ++h) {
-      const float* kr = k + static_cast<int64_t>(t) * row_stride + h * hd;
-      float* kd = kv.KHead(block, h) + slot;
-      for (int d = 0; d < hd; ++d) kd[d * bs] = kr[d];
-      std::memcpy(kv.VHead(block, h) + slot * hd, v + static_cast<int64_t>(t) * row_stride + h * hd,
-                  sizeof(float) * hd);
-    }
+    WriteKvRow(kv, tokens[t], k + static_cast<int64_t>(t) * row_stride,
+               v + static_cast<int64_t>(t) * row_stride);
   });
 }
 

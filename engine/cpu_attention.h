@@ -32,6 +32,9 @@ struct TokenKv {
   int32_t position = 0;
 };
 
+// Stores one token's K and V rows (num_kv_heads * head_dim floats each) into its slot.
+void WriteKvRow(const PagedKvLayer& kv, const TokenKv& token, const float* k, const float* v);
+
 // Work-shared (see cpu_parallel.h). Stores every token's K and V rows (num_kv_heads * head_dim
 // floats at k + t * row_stride and v + t * row_stride) into its position's slot.
 void WriteKv(const PagedKvLayer& kv, const TokenKv* tokens, int num_tokens, const float* k,

@@ -136,10 +136,14 @@ class CpuBackend : public Backend {
     const int h = c.hidden_size, q = c.q_dim(), kv = c.kv_dim(), qkv = q + 2 * kv;
     RmsNorm(s_.x.data(), w.attn_norm, t, h, c.rms_norm_eps, s_.xn.data());
     MatMul(Linear(s_.xn.data(), t, w.qkv, w.qkv_bias, s_.qkv.data(), false));
-    // q heads and k heads are adjacent in a qkv row: one pass rotates both.
-    ApplyRope(s_.qkv.data(), qkv, t, c.num_heads + c.num_kv_heads, c.head_dim,
-              s_.rope_cos.data(), s_.rope_sin.data());
-    WriteKv(kv_layers_[l], s_.tokens.data(), t, s_.qkv.data() + q, s_.qkv.data() + q + kv, qkv);
+    // One pass per token: rotate its q and k heads (adjacent in a qkv row), then cache k and v.
+    const int half = c.head_dim / 2;
+    ParallelForStatic(t, [&](int i) {
+      float* row = s_.qkv.data() + int64_t{i} * qkv;
+      RopeRow(row, c.num_heads + c.num_kv_heads, c.head_dim, s_.rope_cos.data() + i * half,
+              s_.rope_sin.data() + i * half);
+      WriteKvRow(kv_layers_[l], s_.tokens[i], row + q, row + q + kv);
+    });
     AttentionArgs a{s_.qkv.data(), qkv,   c.num_heads,     &kv_layers_[l],
                     s_.tokens.data(), t,  scale_,          s_.attn.data(), q};
     Attention(a);

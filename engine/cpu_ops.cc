@@ -59,21 +59,25 @@ void RopeTable(const std::vector<double>& inv_freq, const int32_t* positions, in
   }
 }
 
+void RopeRow(float* row, int num_heads, int head_dim, const float* c, const float* s) {
+  const int half = head_dim / 2;
+  for (int h = 0; h < num_heads; ++h) {
+    float* v = row + static_cast<long>(h) * head_dim;
+    for (int i = 0; i < half; ++i) {
+      const float a = v[i];
+      const float b = v[i + half];
+      v[i] = a * c[i] - b * s[i];
+      v[i + half] = b * c[i] + a * s[i];
+    }
+  }
+}
+
 void ApplyRope(float* x, int row_stride, int num_tokens, int num_heads, int head_dim,
                const float* cos_table, const float* sin_table) {
   const int half = head_dim / 2;
   ParallelForStatic(num_tokens, [&](int t) {
-    const float* c = cos_table + static_cast<long>(t) * half;
-    const float* s = sin_table + static_cast<long>(t) * half;
-    for (int h = 0; h < num_heads; ++h) {
-      float* v = x + static_cast<long>(t) * row_stride + static_cast<long>(h) * head_dim;
-      for (int i = 0; i < half; ++i) {
-        const float a = v[i];
-        const float b = v[i + half];
-        v[i] = a * c[i] - b * s[i];
-        v[i + half] = b * c[i] + a * s[i];
-      }
-    }
+    RopeRow(x + static_cast<long>(t) * row_stride, num_heads, head_dim,
+            cos_table + static_cast<long>(t) * half, sin_table + static_cast<long>(t) * half);
   });
 }
 

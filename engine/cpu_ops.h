@@ -29,9 +29,11 @@ std::vector<double> RopeInvFreq(const ModelConfig& config);
 void RopeTable(const std::vector<double>& inv_freq, const int32_t* positions, int num_tokens,
                float* cos_out, float* sin_out);
 
-// Work-shared. Rotates the first `num_heads` heads of every row in place, HF rotate_half style:
-// (x[i], x[i + d/2]) -> (x[i] cos - x[i + d/2] sin, x[i + d/2] cos + x[i] sin).
-// `x` is [T, row_stride]; head h of token t starts at x + t * row_stride + h * head_dim.
+// Rotates `num_heads` consecutive heads of one token in place, HF rotate_half style:
+// (x[i], x[i + d/2]) -> (x[i] cos[i] - x[i + d/2] sin[i], x[i + d/2] cos[i] + x[i] sin[i]).
+void RopeRow(float* row, int num_heads, int head_dim, const float* cos, const float* sin);
+
+// Work-shared. RopeRow on every token: `x` is [T, row_stride]; cos/sin tables [T, head_dim/2].
 void ApplyRope(float* x, int row_stride, int num_tokens, int num_heads, int head_dim,
                const float* cos_table, const float* sin_table);
 
