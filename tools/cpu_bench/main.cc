@@ -144,10 +144,16 @@ int Main() {
                 copy_gbs, read_big, read_model, weight_bytes / 1e6);
     std::printf("compute: FMA peak %.1f GFLOP/s\n", peak_gflops);
   }
-  const double flops_per_token = 2.0 * weight_bytes / 4;
+  const ModelConfig& c = *config;
+  const double layer_params = static_cast<double>(c.num_layers) * c.hidden_size *
+                              (2.0 * c.q_dim() + 2.0 * c.kv_dim() + 3.0 * c.intermediate_size);
+  // Matmuls of every prompt token, q.k and p.v over the causal triangle, one lm_head row.
+  const double prefill_flops = 2.0 * layer_params * len +
+                               4.0 * c.num_layers * c.q_dim() * (len * (len + 1.0) / 2) +
+                               2.0 * c.vocab_size * c.hidden_size;
   const double t_prefill = TimePrefill(**backend, len, blocks_per_seq, reps);
   if (t_prefill < 0) return 1;
-  const double prefill_gflops = flops_per_token * len / t_prefill / 1e9;
+  const double prefill_gflops = prefill_flops / t_prefill / 1e9;
   std::printf("prefill: %d tokens in %.2f ms = %.0f tokens/s (%.1f GFLOP/s", len, t_prefill * 1e3,
               len / t_prefill, prefill_gflops);
   if (roofline) std::printf(", %.0f%% of FMA peak", 100.0 * prefill_gflops / peak_gflops);
