@@ -72,6 +72,9 @@ class CpuBackend : public Backend {
 
   absl::Status Execute(const StepBatch& batch, StepResult* result) override {
     RETURN_IF_ERROR(CheckStepBatch(batch, config_, geometry_));
+    result->tokens.clear();
+    result->logits.clear();
+    if (batch.token_ids.empty()) return absl::OkStatus();
     Prepare(batch);
     const int num_tokens = static_cast<int>(batch.token_ids.size());
     const int num_sampled = static_cast<int>(s_.sample_rows.size());

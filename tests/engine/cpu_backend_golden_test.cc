@@ -292,6 +292,11 @@ TEST_P(CpuBackendInvariance, RejectsMalformedBatches) {
   bad.block_indptr = {0};
   expect_invalid(bad, "indptr");
   EXPECT_TRUE(backend->Execute(good, &result).ok());
+  EXPECT_EQ(result.tokens.size(), 1u);
+  StepBatch empty;
+  empty.block_indptr = {0};
+  EXPECT_TRUE(backend->Execute(empty, &result).ok());
+  EXPECT_TRUE(result.tokens.empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(F32, CpuBackendInvariance, ::testing::Values("stories260K"));
