@@ -95,7 +95,8 @@ void PanelRange(const MatMulArgs& a, int p_begin, int p_end) {
   // 25% slower than one 8-token pass over one panel).
   if (a.num_tokens <= kMaxTokensTwoPanels) {
     for (; p + 2 <= p_end; p += 2) {
-      RunTokens<2, kMaxTokensTwoPanels>(a, p, std::make_integer_sequence<int, kMaxTokensTwoPanels>());
+      RunTokens<2, kMaxTokensTwoPanels>(a, p,
+                                        std::make_integer_sequence<int, kMaxTokensTwoPanels>());
     }
   }
   for (; p < p_end; ++p) {

@@ -52,7 +52,8 @@ Vec RmsNorm(const Vec& x, const Vec& w, double eps) {
 // HF: inv_freq = 1 / theta^(arange(0, d, 2) / d), then _compute_llama3_parameters.
 Vec InvFreq(const ModelConfig& c) {
   Vec f;
-  for (int i = 0; i < c.head_dim; i += 2) f.push_back(1.0 / std::pow(c.rope_theta, double(i) / c.head_dim));
+  for (int i = 0; i < c.head_dim; i += 2)
+    f.push_back(1.0 / std::pow(c.rope_theta, double(i) / c.head_dim));
   if (!c.rope_scaling) return f;
   const RopeScaling& s = *c.rope_scaling;
   for (double& x : f) {
@@ -90,13 +91,17 @@ std::vector<Vec> ReferenceLogits(const ModelConfig& c, const WeightStore& s,
   std::vector<std::vector<Vec>> keys(c.num_layers), values(c.num_layers);
   std::vector<Vec> out;
   for (size_t pos = 0; pos < tokens.size(); ++pos) {
-    Vec x(embed.begin() + tokens[pos] * c.hidden_size, embed.begin() + (tokens[pos] + 1) * c.hidden_size);
+    Vec x(embed.begin() + tokens[pos] * c.hidden_size,
+          embed.begin() + (tokens[pos] + 1) * c.hidden_size);
     for (int l = 0; l < c.num_layers; ++l) {
       const std::string p = absl::StrCat("model.layers.", l, ".");
       const Vec xn = RmsNorm(x, Tensor(s, p + "input_layernorm.weight"), c.rms_norm_eps);
-      Vec q = Linear(Tensor(s, p + "self_attn.q_proj.weight"), xn, Tensor(s, p + "self_attn.q_proj.bias"));
-      Vec k = Linear(Tensor(s, p + "self_attn.k_proj.weight"), xn, Tensor(s, p + "self_attn.k_proj.bias"));
-      const Vec v = Linear(Tensor(s, p + "self_attn.v_proj.weight"), xn, Tensor(s, p + "self_attn.v_proj.bias"));
+      Vec q = Linear(Tensor(s, p + "self_attn.q_proj.weight"), xn,
+                     Tensor(s, p + "self_attn.q_proj.bias"));
+      Vec k = Linear(Tensor(s, p + "self_attn.k_proj.weight"), xn,
+                     Tensor(s, p + "self_attn.k_proj.bias"));
+      const Vec v = Linear(Tensor(s, p + "self_attn.v_proj.weight"), xn,
+                           Tensor(s, p + "self_attn.v_proj.bias"));
       Rope(q, c.num_heads, hd, pos, inv_freq);
       Rope(k, c.num_kv_heads, hd, pos, inv_freq);
       keys[l].push_back(k);
@@ -117,7 +122,8 @@ std::vector<Vec> ReferenceLogits(const ModelConfig& c, const WeightStore& s,
           for (int d = 0; d < hd; ++d) attn[h * hd + d] += w[j] / sum * values[l][j][kvh * hd + d];
         }
       }
-      const Vec o = Linear(Tensor(s, p + "self_attn.o_proj.weight"), attn, Tensor(s, p + "self_attn.o_proj.bias"));
+      const Vec o = Linear(Tensor(s, p + "self_attn.o_proj.weight"), attn,
+                           Tensor(s, p + "self_attn.o_proj.bias"));
       for (int i = 0; i < c.hidden_size; ++i) x[i] += o[i];
       const Vec xm = RmsNorm(x, Tensor(s, p + "post_attention_layernorm.weight"), c.rms_norm_eps);
       const Vec g = Linear(Tensor(s, p + "mlp.gate_proj.weight"), xm);
@@ -178,7 +184,8 @@ TEST_P(CpuBackendReference, LogitsMatchNaiveDoubleForward) {
     double scale = 1.0;
     for (double x : want[pos]) scale = std::max(scale, std::fabs(x));
     for (int i = 0; i < config->vocab_size; ++i) {
-      ASSERT_NEAR(result.logits[i], want[pos][i], 1e-4 * scale) << v.name << " pos " << pos << " id " << i;
+      ASSERT_NEAR(result.logits[i], want[pos][i], 1e-4 * scale)
+          << v.name << " pos " << pos << " id " << i;
     }
   }
   EXPECT_EQ(pos, static_cast<int>(tokens.size()) - 1);
@@ -186,23 +193,27 @@ TEST_P(CpuBackendReference, LogitsMatchNaiveDoubleForward) {
 
 INSTANTIATE_TEST_SUITE_P(
     Models, CpuBackendReference,
-    ::testing::Values(
-        Variant{"tiny_untied_gqa", [](ModelConfig*) {}, DType::kF32, 16},
-        Variant{"qwen2_qkv_bias", [](ModelConfig* c) { c->model_type = "qwen2"; c->attention_bias = true; },
-                DType::kF32, 4},
-        Variant{"llama_attention_bias", [](ModelConfig* c) { c->attention_bias = true; }, DType::kF32, 3},
-        Variant{"llama3_rope_scaling",
-                [](ModelConfig* c) {
-                  c->rope_theta = 500000.0;
-                  c->rope_scaling = RopeScaling{"llama3", 8.0, 1.0, 4.0, 64};
-                },
-                DType::kBF16, 16},
-        Variant{"mqa_tied_f16",
-                [](ModelConfig* c) {
-                  c->num_kv_heads = 1;
-                  c->tie_word_embeddings = true;
-                },
-                DType::kF16, 5}),
+    ::testing::Values(Variant{"tiny_untied_gqa", [](ModelConfig*) {}, DType::kF32, 16},
+                      Variant{"qwen2_qkv_bias",
+                              [](ModelConfig* c) {
+                                c->model_type = "qwen2";
+                                c->attention_bias = true;
+                              },
+                              DType::kF32, 4},
+                      Variant{"llama_attention_bias",
+                              [](ModelConfig* c) { c->attention_bias = true; }, DType::kF32, 3},
+                      Variant{"llama3_rope_scaling",
+                              [](ModelConfig* c) {
+                                c->rope_theta = 500000.0;
+                                c->rope_scaling = RopeScaling{"llama3", 8.0, 1.0, 4.0, 64};
+                              },
+                              DType::kBF16, 16},
+                      Variant{"mqa_tied_f16",
+                              [](ModelConfig* c) {
+                                c->num_kv_heads = 1;
+                                c->tie_word_embeddings = true;
+                              },
+                              DType::kF16, 5}),
     [](const auto& info) { return info.param.name; });
 
 }  // namespace
