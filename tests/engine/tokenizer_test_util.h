@@ -46,11 +46,28 @@ inline std::string GeneratedSpmJsonDir() {
   return *dir;
 }
 
+// Qwen3's tokenizer.json plus added tokens with every AddedToken flag
+// (tokenizer_make_flags_json.py), built once per binary; "" when that failed.
+inline std::string GeneratedFlagsJsonDir() {
+  static const std::string* dir = [] {
+    const std::string out = ScratchDir() + "/qwen3_flags";
+    const bool ok = Run(Python() + " " + CORVID_SOURCE_DIR +
+                        "/tests/engine/tokenizer_make_flags_json.py --base " + ModelsDir() +
+                        "/tokenizers/qwen3 --out " + out);
+    return new std::string(ok ? out : "");
+  }();
+  return *dir;
+}
+
 // Model folders by short name; generated ones are created on first use.
 inline std::string ModelPath(const std::string& name) {
   if (name == "stories260K") return ModelsDir() + "/stories260K";
   if (name == "llama2" || name == "llama3" || name == "qwen3") {
     return ModelsDir() + "/tokenizers/" + name;
+  }
+  if (name == "qwen3-flags") return GeneratedFlagsJsonDir();
+  if (name == "deepseek-llm" || name == "deepseek-coder") {
+    return ModelsDir() + "/tokenizers/llama.cpp-vocab/ggml-vocab-" + name + ".gguf";
   }
   const std::string generated = GeneratedSpmJsonDir();
   if (generated.empty()) return "";

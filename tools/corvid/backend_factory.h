@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/backend.h"
+#include "engine/engine.h"
 #include "engine/model_config.h"
 
 namespace corvid::cli {
@@ -28,11 +29,14 @@ struct LoadedBackend {
   std::string description;  // e.g. "cpu, 4 threads" for the summary line
 };
 
-// Loads (or fakes) the weights of `model_dir` and builds the backend. `--backend cuda` on a
-// build without CUDA or a machine without a usable GPU is FAILED_PRECONDITION saying which.
+// Loads (or fakes) the weights of `model_dir` and builds the backend, sized for an engine
+// running with `engine_options`. kAuto picks CUDA when this binary has it and a GPU is usable.
+// `--backend cuda` on a build without CUDA or a machine without a usable GPU is
+// FAILED_PRECONDITION saying which.
 absl::StatusOr<LoadedBackend> CreateBackend(const std::string& model_dir,
                                             const ModelConfig& config,
-                                            const BackendChoice& choice);
+                                            const BackendChoice& choice,
+                                            const EngineOptions& engine_options);
 
 }  // namespace corvid::cli
 

@@ -104,9 +104,11 @@ absl::Status Generate(const GenerateArgs& args) {
   ASSIGN_OR_RETURN(std::vector<int32_t> prompt,
                    tokenizer->Encode(args.prompt, /*add_special_tokens=*/true));
   if (prompt.empty()) return absl::InvalidArgumentError("--prompt encodes to no tokens");
-  ASSIGN_OR_RETURN(LoadedBackend loaded, CreateBackend(args.model, config, args.backend));
+  const EngineOptions engine_options;
+  ASSIGN_OR_RETURN(LoadedBackend loaded,
+                   CreateBackend(args.model, config, args.backend, engine_options));
   ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
-                   Engine::Create(std::move(loaded.backend), EngineOptions{}));
+                   Engine::Create(std::move(loaded.backend), engine_options));
 
   GenerationRequest request;
   request.id = 1;
