@@ -12,7 +12,8 @@ namespace corvid {
 
 absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
     absl::flat_hash_map<std::string, int32_t> vocab,
-    const std::vector<std::pair<std::string, std::string>>& merges, const BpeOptions& options) {
+    const std::vector<std::pair<std::string, std::string>>& merges, const BpeOptions& options,
+    const std::vector<int32_t>* ranks) {
   std::unique_ptr<BpeModel> model(new BpeModel());
   model->options_ = options;
   model->vocab_ = std::move(vocab);
@@ -42,7 +43,8 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
     }
     // Like `tokenizers`, a repeated pair keeps its last rank.
     model->merges_.insert_or_assign(PairKey(ia->second, ib->second),
-                                    Merge{static_cast<int32_t>(rank), ij->second});
+                                    Merge{ranks ? (*ranks)[rank] : static_cast<int32_t>(rank),
+                                          ij->second});
   }
   model->cache_ = std::make_unique<CacheShard[]>(kCacheShards);
   return model;

@@ -113,21 +113,16 @@ absl::StatusOr<absl::flat_hash_map<std::string, Value>> ReadMetadata(const std::
   return kv;
 }
 
-}  // namespace
+using Metadata = absl::flat_hash_map<std::string, Value>;
 
-absl::StatusOr<HfTokenizerSpec> ReadGgufVocab(const std::string& path) {
-  ASSIGN_OR_RETURN(auto kv, ReadMetadata(path));
-  auto get = [&](const char* key) -> const Value* {
-    auto it = kv.find(key);
-    return it == kv.end() ? nullptr : &it->second;
-  };
-  const Value* model = get("tokenizer.ggml.model");
-  if (!model || model->string != "gpt2") {
-    return absl::UnimplementedError(absl::StrCat(
-        path, ": only byte-level BPE (tokenizer.ggml.model gpt2) GGUF vocabularies are supported"));
-  }
-  const Value* pre = get("tokenizer.ggml.pre");
-  HfTokenizerSpec spec;
+const Value* Find(const Metadata& kv, const char* key) {
+  auto it = kv.find(key);
+  return it == kv.end() ? nullptr : &it->second;
+}
+
+// llama.cpp's named pre-tokenizer as Split steps, then ByteLevel without regex or prefix space.
+absl::Status AddPipeline(const Metadata& kv, const std::string& path, HfTokenizerSpec* spec) {
+  const Value* pre = Find(kv, "tokenizer.ggml.pre");
   const std::vector<SplitPattern> splits = DeepSeekPreTokenizer(pre ? pre->string : "");
   if (splits.empty()) {
     return absl::UnimplementedError(absl::StrCat(path, ": unsupported pre-tokenizer '",
@@ -137,17 +132,21 @@ absl::StatusOr<HfTokenizerSpec> ReadGgufVocab(const std::string& path) {
     HfPreTokenizerStep split;
     split.kind = HfPreTokenizerStep::Kind::kSplit;
     split.pattern = p;
-    spec.pre_tokenizers.push_back(split);
+    spec->pre_tokenizers.push_back(split);
   }
   HfPreTokenizerStep byte_level;
-  byte_level.kind = HfPreTokenizerStep::Kind::kByteLevel;  // no regex, no prefix space
-  spec.pre_tokenizers.push_back(byte_level);
+  byte_level.kind = HfPreTokenizerStep::Kind::kByteLevel;
+  spec->pre_tokenizers.push_back(byte_level);
   HfDecoderStep decoder;
   decoder.kind = HfDecoderStep::Kind::kByteLevel;
-  spec.decoders.push_back(decoder);
-  const Value* tokens = get("tokenizer.ggml.tokens");
-  const Value* types = get("tokenizer.ggml.token_type");
-  const Value* merges = get("tokenizer.ggml.merges");
+  spec->decoders.push_back(decoder);
+  return absl::OkStatus();
+}
+
+absl::Status AddVocabulary(const Metadata& kv, const std::string& path, HfTokenizerSpec* spec) {
+  const Value* tokens = Find(kv, "tokenizer.ggml.tokens");
+  const Value* types = Find(kv, "tokenizer.ggml.token_type");
+  const Value* merges = Find(kv, "tokenizer.ggml.merges");
   if (!tokens || !types || !merges || types->integers.size() != tokens->strings.size()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": tokens, types or merges missing"));
   }
@@ -160,28 +159,47 @@ absl::StatusOr<HfTokenizerSpec> ReadGgufVocab(const std::string& path) {
       t.id = static_cast<int32_t>(id);
       t.content = tokens->strings[id];
       t.special = type == 3;
-      spec.added_tokens.push_back(std::move(t));
+      spec->added_tokens.push_back(std::move(t));
     } else {
-      spec.vocab.emplace_back(tokens->strings[id], static_cast<int32_t>(id));
+      spec->vocab.emplace_back(tokens->strings[id], static_cast<int32_t>(id));
     }
   }
-  spec.keep_added_token_ids = true;
+  spec->keep_added_token_ids = true;
   for (const std::string& m : merges->strings) {
     const size_t space = m.find(' ', 1);
     if (space == std::string::npos) return absl::InvalidArgumentError("GGUF: bad merge " + m);
-    spec.merges.emplace_back(m.substr(0, space), m.substr(space + 1));
+    spec->merges.emplace_back(m.substr(0, space), m.substr(space + 1));
   }
   auto token_of = [&](const char* key) -> std::optional<std::string> {
-    const Value* v = get(key);
+    const Value* v = Find(kv, key);
     if (!v || v->integer < 0 || static_cast<size_t>(v->integer) >= tokens->strings.size()) {
       return std::nullopt;
     }
     return tokens->strings[v->integer];
   };
-  spec.bos_token = token_of("tokenizer.ggml.bos_token_id");
-  spec.eos_token = token_of("tokenizer.ggml.eos_token_id");
-  if (const Value* v = get("tokenizer.ggml.add_bos_token")) spec.add_bos_token = v->integer != 0;
-  if (const Value* v = get("tokenizer.ggml.add_eos_token")) spec.add_eos_token = v->integer != 0;
+  spec->bos_token = token_of("tokenizer.ggml.bos_token_id");
+  spec->eos_token = token_of("tokenizer.ggml.eos_token_id");
+  if (const Value* v = Find(kv, "tokenizer.ggml.add_bos_token")) {
+    spec->add_bos_token = v->integer != 0;
+  }
+  if (const Value* v = Find(kv, "tokenizer.ggml.add_eos_token")) {
+    spec->add_eos_token = v->integer != 0;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<HfTokenizerSpec> ReadGgufVocab(const std::string& path) {
+  ASSIGN_OR_RETURN(Metadata kv, ReadMetadata(path));
+  const Value* model = Find(kv, "tokenizer.ggml.model");
+  if (!model || model->string != "gpt2") {
+    return absl::UnimplementedError(absl::StrCat(
+        path, ": only byte-level BPE (tokenizer.ggml.model gpt2) GGUF vocabularies are supported"));
+  }
+  HfTokenizerSpec spec;
+  RETURN_IF_ERROR(AddPipeline(kv, path, &spec));
+  RETURN_IF_ERROR(AddVocabulary(kv, path, &spec));
   return spec;
 }
 

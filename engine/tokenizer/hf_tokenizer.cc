@@ -23,6 +23,9 @@ namespace {
 
 using PreStep = HfPreTokenizerStep;
 
+std::string_view ApplyMetaspace(const PreStep& p, std::string_view text, bool at_start,
+                                std::string* buffer, std::vector<Span>* spans);
+
 class HfTokenizer final : public Tokenizer {
  public:
   static absl::StatusOr<std::unique_ptr<Tokenizer>> Create(HfTokenizerSpec spec);
@@ -223,23 +226,7 @@ void HfTokenizer::EncodeNormalized(std::string_view text, bool at_start,
   std::string buffer;
   for (const PreStep& p : pre_tokenizers_) {
     if (p.kind == PreStep::Kind::kMetaspace) {
-      buffer = absl::StrReplaceAll(utf8::AsAbsl(text), {{" ", p.replacement}});
-      const bool prepend = p.prepend == PreStep::Prepend::kAlways ||
-                           (p.prepend == PreStep::Prepend::kFirst && at_start);
-      if (prepend && buffer.compare(0, p.replacement.size(), p.replacement) != 0) {
-        buffer.insert(0, p.replacement);
-      }
-      text = buffer;
-      spans.assign(1, Span(0, static_cast<uint32_t>(text.size())));
-      if (!p.split) continue;
-      spans.clear();
-      size_t begin = 0;  // pieces start at each replacement (tokenizers' MergedWithNext)
-      for (size_t at = text.find(p.replacement, 1); at != std::string_view::npos;
-           at = text.find(p.replacement, at + 1)) {
-        spans.emplace_back(begin, at);
-        begin = at;
-      }
-      if (begin < text.size()) spans.emplace_back(begin, text.size());
+      text = ApplyMetaspace(p, text, at_start, &buffer, &spans);
       continue;
     }
     if (p.kind == PreStep::Kind::kByteLevel && p.add_prefix_space && !text.empty() &&
@@ -257,6 +244,30 @@ void HfTokenizer::EncodeNormalized(std::string_view text, bool at_start,
     }
   }
   for (const Span& s : spans) model_->Encode(text.substr(s.first, s.second - s.first), ids);
+}
+
+// Metaspace: spaces become the replacement, which is prepended per the scheme; with `split`,
+// pieces start at each replacement (tokenizers' MergedWithNext). Returns the new text.
+std::string_view ApplyMetaspace(const PreStep& p, std::string_view text, bool at_start,
+                                std::string* buffer, std::vector<Span>* spans) {
+  *buffer = absl::StrReplaceAll(utf8::AsAbsl(text), {{" ", p.replacement}});
+  const bool prepend = p.prepend == PreStep::Prepend::kAlways ||
+                       (p.prepend == PreStep::Prepend::kFirst && at_start);
+  if (prepend && buffer->compare(0, p.replacement.size(), p.replacement) != 0) {
+    buffer->insert(0, p.replacement);
+  }
+  text = *buffer;
+  spans->assign(1, Span(0, static_cast<uint32_t>(text.size())));
+  if (!p.split) return text;
+  spans->clear();
+  size_t begin = 0;
+  for (size_t at = text.find(p.replacement, 1); at != std::string_view::npos;
+       at = text.find(p.replacement, at + 1)) {
+    spans->emplace_back(begin, at);
+    begin = at;
+  }
+  if (begin < text.size()) spans->emplace_back(begin, text.size());
+  return text;
 }
 
 absl::StatusOr<std::vector<int32_t>> HfTokenizer::Encode(std::string_view text,

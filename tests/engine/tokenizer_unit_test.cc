@@ -5,6 +5,8 @@
 #include <thread>
 #include <fstream>
 
+#include "engine/tokenizer/sentencepiece_bpe.h"
+#include "engine/tokenizer/sentencepiece_model.h"
 #include "engine/tokenizer/streaming_detokenizer.h"
 #include "engine/tokenizer/unicode.h"
 #include "engine/tokenizer/utf8.h"
@@ -214,6 +216,35 @@ INSTANTIATE_TEST_SUITE_P(Models, LoadedTokenizerTest,
                            }
                            return name;
                          });
+
+// The native SentencePiece BPE encoder against libsentencepiece itself (the firewalled
+// library path, used for models the native encoder declines) on every corpus line.
+TEST(SentencePieceNativeTest, MatchesLibsentencepiece) {
+  if (!::corvid::testing::HaveModels()) GTEST_SKIP() << "no test models (CORVID_TEST_MODELS_DIR)";
+  std::vector<std::string> lines = {"", " ", "  a  b  ", "\t\n", "x\xE2\x96\x81y"};
+  for (const auto& entry : std::filesystem::directory_iterator(
+           std::string(CORVID_SOURCE_DIR) + "/tests/data/tokenizer_corpus")) {
+    std::ifstream in(entry.path());
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  for (const char* model : {"/stories260K/tokenizer.model", "/tokenizers/llama2/tokenizer.model"}) {
+    std::string error;
+    auto library = spm::SentencePieceModel::Load(::corvid::testing::ModelsDir() + model, &error);
+    ASSERT_NE(library, nullptr) << error;
+    auto native = SentencePieceBpe::Create(library->info());
+    ASSERT_NE(native, nullptr) << model << ": the native encoder declined the model";
+    for (const auto& line : lines) {
+      std::vector<int> expected;
+      ASSERT_TRUE(library->Encode(line, &expected, &error)) << error;
+      std::vector<int32_t> ids;
+      native->Encode(line, &ids);
+      EXPECT_EQ(ids, std::vector<int32_t>(expected.begin(), expected.end())) << model << ": " << line;
+    }
+    spm::ModelInfo unigram = library->info();
+    unigram.model_type = 1;
+    EXPECT_EQ(SentencePieceBpe::Create(unigram), nullptr);
+  }
+}
 
 // SentencePiece drops the ▁ of the first piece only: streaming must not drop later ones.
 TEST(SentencePieceStreamingTest, LeadingSpaceOnlyAtSequenceStart) {
