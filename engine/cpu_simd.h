@@ -43,6 +43,12 @@ inline VecF VDiv(VecF a, VecF b) { return _mm512_div_ps(a, b); }
 inline VecF VSub(VecF a, VecF b) { return _mm512_sub_ps(a, b); }
 inline VecF VMax(VecF a, VecF b) { return _mm512_max_ps(a, b); }
 inline VecF VMin(VecF a, VecF b) { return _mm512_min_ps(a, b); }
+// Bit i set when lane i of a >= b (ordered: NaN compares false).
+inline unsigned VMaskGE(VecF a, VecF b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+inline unsigned VMaskEQ(VecF a, VecF b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+inline VecF VReplaceNan(VecF x, float value) {
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x, _mm512_set1_ps(value));
+}
 inline float VMaxLanes(VecF v) { return _mm512_reduce_max_ps(v); }
 // 2^n * p for integral-valued n (scalef also saturates: huge n -> inf, tiny n -> 0).
 inline VecF VScale2(VecF p, VecF n) { return _mm512_scalef_ps(p, n); }
@@ -81,6 +87,15 @@ inline VecF VDiv(VecF a, VecF b) { return _mm256_div_ps(a, b); }
 inline VecF VSub(VecF a, VecF b) { return _mm256_sub_ps(a, b); }
 inline VecF VMax(VecF a, VecF b) { return _mm256_max_ps(a, b); }
 inline VecF VMin(VecF a, VecF b) { return _mm256_min_ps(a, b); }
+inline unsigned VMaskGE(VecF a, VecF b) {
+  return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_GE_OQ)));
+}
+inline unsigned VMaskEQ(VecF a, VecF b) {
+  return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_EQ_OQ)));
+}
+inline VecF VReplaceNan(VecF x, float value) {
+  return _mm256_blendv_ps(x, _mm256_set1_ps(value), _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
 inline float VMaxLanes(VecF v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -159,6 +174,20 @@ inline VecF VMax(VecF a, VecF b) {
 inline VecF VMin(VecF a, VecF b) {
   for (int i = 0; i < kLanes; ++i) a.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i];
   return a;
+}
+inline unsigned VMaskGE(VecF a, VecF b) {
+  unsigned m = 0;
+  for (int i = 0; i < kLanes; ++i) m |= (a.v[i] >= b.v[i] ? 1u : 0u) << i;
+  return m;
+}
+inline unsigned VMaskEQ(VecF a, VecF b) {
+  unsigned m = 0;
+  for (int i = 0; i < kLanes; ++i) m |= (a.v[i] == b.v[i] ? 1u : 0u) << i;
+  return m;
+}
+inline VecF VReplaceNan(VecF x, float value) {
+  for (int i = 0; i < kLanes; ++i) x.v[i] = std::isnan(x.v[i]) ? value : x.v[i];
+  return x;
 }
 inline float VMaxLanes(VecF v) {
   float m = v.v[0];

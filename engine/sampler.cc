@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -30,36 +31,69 @@ Scratch& ThreadScratch() {
 
 // Candidate ids ordered by z descending, ties by id ascending. Only a prefix is sorted, and it
 // grows on demand: most draws stop after a few candidates, so sorting the whole vocabulary on
-// every step would be wasted work.
+// every step would be wasted work. Ids with z >= z_cut (the head) precede all others in the
+// order, so a prefix that fits in the head is selected among the head alone; the rest of the
+// ids are gathered only if a walk goes past the head.
 class LazyOrder {
  public:
-  LazyOrder(const float* z, int n, std::vector<int32_t>* ids) : z_(z), n_(n), ids_(*ids) {
+  LazyOrder(const float* z, int n, float z_cut, std::vector<int32_t>* ids)
+      : z_(z), n_(n), z_cut_(z_cut), ids_(*ids) {
     ids_.resize(n);
-    std::iota(ids_.begin(), ids_.end(), 0);
+    // A vector compare per chunk: most chunks hold no head id and are skipped whole.
+    const simd::VecF cut = simd::VSet1(z_cut);
+    const int full = n / simd::kLanes * simd::kLanes;
+    int count = 0;
+    for (int c = 0; c < full; c += simd::kLanes) {
+      for (unsigned m = simd::VMaskGE(simd::VLoad(z + c), cut); m != 0; m &= m - 1) {
+        ids_[count++] = c + __builtin_ctz(m);
+      }
+    }
+    for (int32_t i = full; i < n; ++i) {
+      if (z[i] >= z_cut) ids_[count++] = i;
+    }
+    head_end_ = count;
   }
   bool Before(int32_t a, int32_t b) const { return z_[a] > z_[b] || (z_[a] == z_[b] && a < b); }
   // The candidate of rank r (0 = most likely).
   int32_t At(int r) {
-    if (r >= sorted_) Extend(std::max(r + 1, 2 * sorted_ + 64));
+    if (r >= sorted_) {
+      int m = std::max(r + 1, 2 * sorted_ + 64);
+      if (r < head_end_) m = std::min(m, head_end_);  // stay inside the head while possible
+      Extend(m);
+    }
     return ids_[r];
   }
 
  private:
   void Extend(int m) {
     m = std::min(m, n_);
+    if (m > head_end_ && head_end_ < n_) {  // past the head: bring in every other id
+      int count = head_end_;
+      for (int32_t i = 0; i < n_; ++i) {
+        ids_[count] = i;
+        count += z_[i] < z_cut_ ? 1 : 0;
+      }
+      head_end_ = n_;
+    }
     auto less = [this](int32_t a, int32_t b) { return Before(a, b); };
     auto first = ids_.begin() + sorted_;
     auto mid = ids_.begin() + m;
-    if (mid != ids_.end()) std::nth_element(first, mid, ids_.end(), less);
+    if (m < head_end_) std::nth_element(first, mid, ids_.begin() + head_end_, less);
     std::sort(first, mid, less);
     sorted_ = m;
   }
 
   const float* z_;
   int n_;
+  float z_cut_;
   std::vector<int32_t>& ids_;
+  int head_end_ = 0;
   int sorted_ = 0;
 };
+
+// LazyOrder's head: z within ln(2^12) of z_max, i.e. weight above 2^-12 of the best candidate's.
+// Peaked distributions keep a few candidates there; flat ones walk past it (and pay for it).
+constexpr float kHeadLogWeight = -8.31776617f;
 
 // Step 4 without materialising the kept list: how many ranks survive top-k and top-p, and the
 // min-p weight threshold. Kept = {rank < num_ranks} with weight >= min_weight.
@@ -69,18 +103,53 @@ struct KeptRule {
   double kept_weight = 0.0;  // sum of kept weights, in id order
 };
 
-// Sum of w over {rank < num_ranks, w >= min_weight} in id order; membership by comparing with
+// Sums of weights over a set of ids, defined so that they do not depend on how the set was
+// found: partial[id % 8] accumulates in id order (double), then a fixed tree adds the eight.
+// (Eight independent chains instead of one: a single double chain over a 128k vocabulary is
+// latency-bound.)
+class WeightSum {
+ public:
+  void Add(int32_t id, float w) { partial_[id & 7] += w; }
+  // Starts from eight partials accumulated elsewhere in the same order.
+  template <typename D8>
+  void Seed(const D8& partials) {
+    for (int j = 0; j < 8; ++j) partial_[j] = partials[j];
+  }
+  double Total() const {
+    return ((partial_[0] + partial_[1]) + (partial_[2] + partial_[3])) +
+           ((partial_[4] + partial_[5]) + (partial_[6] + partial_[7]));
+  }
+
+ private:
+  double partial_[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+};
+
+// Sum of w over {rank < num_ranks, w >= min_weight} (WeightSum order); membership by comparing with
 // the candidate of the last kept rank, so no sorting by id is needed.
 double KeptWeight(LazyOrder& order, const float* w, int n, int num_ranks, float min_weight) {
-  const bool all_ranks = num_ranks >= n;
-  const int32_t last = all_ranks ? 0 : order.At(num_ranks - 1);
-  double sum = 0.0;
-  for (int32_t i = 0; i < n; ++i) {
-    if (w[i] < min_weight) continue;
-    if (!all_ranks && i != last && !order.Before(i, last)) continue;
-    sum += w[i];
+  WeightSum sum;
+  int32_t i = 0;
+  if (num_ranks >= n) {
+    // Every rank is in: eight consecutive ids are eight partials, one vector of doubles.
+    typedef float F8 __attribute__((vector_size(32)));
+    typedef double D8 __attribute__((vector_size(64)));
+    D8 acc = {0, 0, 0, 0, 0, 0, 0, 0};
+    const D8 zero = acc, floor = zero + static_cast<double>(min_weight);
+    for (; i + 8 <= n; i += 8) {
+      F8 f;
+      std::memcpy(&f, w + i, sizeof(f));
+      const D8 d = __builtin_convertvector(f, D8);
+      acc += d >= floor ? d : zero;
+    }
+    sum.Seed(acc);
   }
-  return sum;
+  const int32_t last = num_ranks >= n ? 0 : order.At(num_ranks - 1);
+  for (; i < n; ++i) {
+    if (w[i] < min_weight) continue;
+    if (num_ranks < n && i != last && !order.Before(i, last)) continue;
+    sum.Add(i, w[i]);
+  }
+  return sum.Total();
 }
 
 KeptRule ComputeKeptRule(LazyOrder& order, const float* w, int n, const SamplingParams& p) {
@@ -103,24 +172,45 @@ KeptRule ComputeKeptRule(LazyOrder& order, const float* w, int n, const Sampling
   return rule;
 }
 
-// Fills s.z (scaled logits) and s.w (weights exp(z - z_max)).
-void ScaleAndWeigh(const float* logits, int vocab, float temperature, Scratch& s) {
+// Fills s.z (scaled logits, NaN -> -inf) and s.w (weights exp(z - z_max), exactly 1 at the
+// max); returns z_max.
+float ScaleAndWeigh(const float* logits, int vocab, float temperature, Scratch& s) {
+  using simd::kLanes;
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   s.z.resize(vocab);
   s.w.resize(vocab);
-  float z_max = -std::numeric_limits<float>::infinity();
-  for (int i = 0; i < vocab; ++i) {
-    const float z =
-        std::isnan(logits[i]) ? -std::numeric_limits<float>::infinity() : logits[i] / temperature;
-    s.z[i] = z;
-    z_max = std::max(z_max, z);
+  const int full = vocab / kLanes * kLanes;
+  const simd::VecF t = simd::VSet1(temperature);
+  simd::VecF mv = simd::VSet1(kNegInf);
+  for (int i = 0; i < full; i += kLanes) {
+    const simd::VecF z = simd::VReplaceNan(simd::VDiv(simd::VLoad(logits + i), t), kNegInf);
+    simd::VStore(s.z.data() + i, z);
+    mv = simd::VMax(mv, z);
   }
-  // w(max) is exactly 1, also when z overflows to +inf for a tiny temperature.
-  for (int i = 0; i < vocab; ++i) s.w[i] = s.z[i] == z_max ? 1.0f : std::exp(s.z[i] - z_max);
+  float z_max = simd::VMaxLanes(mv);
+  for (int i = full; i < vocab; ++i) {
+    s.z[i] = std::isnan(logits[i]) ? kNegInf : logits[i] / temperature;
+    z_max = std::max(z_max, s.z[i]);
+  }
+  if (!std::isfinite(z_max)) {  // +inf from a tiny temperature, or every logit -inf
+    for (int i = 0; i < vocab; ++i) s.w[i] = s.z[i] == z_max ? 1.0f : 0.0f;
+    return z_max;
+  }
+  const simd::VecF zm = simd::VSet1(z_max);
+  for (int i = 0; i < full; i += kLanes) {
+    simd::VStore(s.w.data() + i, simd::VExp(simd::VSub(simd::VLoad(s.z.data() + i), zm)));
+  }
+  if (full < vocab) {  // the same vector exp for the tail, so w depends only on z
+    const int m = vocab - full;
+    simd::VStorePartial(s.w.data() + full,
+                        simd::VExp(simd::VSub(simd::VLoadPartial(s.z.data() + full, m), zm)), m);
+  }
+  return z_max;
 }
 
 int32_t DrawFiltered(const float* logits, int vocab, const SamplingParams& p, float u, Scratch& s) {
-  ScaleAndWeigh(logits, vocab, p.temperature, s);
-  LazyOrder order(s.z.data(), vocab, &s.ids);
+  const float z_max = ScaleAndWeigh(logits, vocab, p.temperature, s);
+  LazyOrder order(s.z.data(), vocab, z_max + kHeadLogWeight, &s.ids);
   const KeptRule rule = ComputeKeptRule(order, s.w.data(), vocab, p);
   const double target = static_cast<double>(u) * rule.kept_weight;
   double cum = 0.0;
@@ -196,7 +286,12 @@ int32_t ArgMax(const float* logits, int vocab) {
   for (int i = 0; i < full; i += simd::kLanes) mv = simd::VMax(simd::VLoad(logits + i), mv);
   float m = simd::VMaxLanes(mv);
   for (int i = full; i < vocab; ++i) m = logits[i] > m ? logits[i] : m;
-  for (int32_t i = 0; i < vocab; ++i) {
+  const simd::VecF mvec = simd::VSet1(m);
+  for (int i = 0; i < full; i += simd::kLanes) {
+    const unsigned eq = simd::VMaskEQ(simd::VLoad(logits + i), mvec);
+    if (eq != 0) return i + __builtin_ctz(eq);
+  }
+  for (int32_t i = full; i < vocab; ++i) {
     if (logits[i] == m) return i;
   }
   return 0;  // every logit is NaN
@@ -204,8 +299,8 @@ int32_t ArgMax(const float* logits, int vocab) {
 
 std::vector<Candidate> KeptCandidates(const float* logits, int vocab, const SamplingParams& p) {
   Scratch& s = ThreadScratch();
-  ScaleAndWeigh(logits, vocab, p.temperature, s);
-  LazyOrder order(s.z.data(), vocab, &s.ids);
+  const float z_max = ScaleAndWeigh(logits, vocab, p.temperature, s);
+  LazyOrder order(s.z.data(), vocab, z_max + kHeadLogWeight, &s.ids);
   const KeptRule rule = ComputeKeptRule(order, s.w.data(), vocab, p);
   std::vector<Candidate> kept;
   for (int r = 0; r < rule.num_ranks; ++r) {
@@ -216,12 +311,14 @@ std::vector<Candidate> KeptCandidates(const float* logits, int vocab, const Samp
 }
 
 int32_t DrawCandidate(const std::vector<Candidate>& kept, float u) {
-  // The total is summed in id order, as the sampler does, so both give the same token.
+  // The total is summed in id order (WeightSum), as the sampler does, so both give the same
+  // token.
   std::vector<Candidate> by_id = kept;
   std::sort(by_id.begin(), by_id.end(),
             [](const Candidate& a, const Candidate& b) { return a.id < b.id; });
-  double total = 0.0;
-  for (const Candidate& c : by_id) total += c.weight;
+  WeightSum sum;
+  for (const Candidate& c : by_id) sum.Add(c.id, c.weight);
+  const double total = sum.Total();
   const double target = static_cast<double>(u) * total;
   double cum = 0.0;
   for (const Candidate& c : kept) {

@@ -8,14 +8,17 @@
 //     logit -= frequency * count + presence * (count > 0), counts over the output only).
 //  3. Greedy (temperature 0): argmax of the penalised logits, the lowest id on ties.
 //  4. Otherwise: z = logit / temperature; candidates are ordered by z descending, ties by id
-//     ascending ("descending-prob order"); weights w = exp(z - z_max). Then
+//     ascending ("descending-prob order"); weights w = exp(z - z_max) (simd::VExp, within 2 ulp;
+//     exactly 1 at the max). Then
 //       top-k: keep the first k candidates (k = 0: off);
 //       top-p: keep the shortest prefix whose weight reaches top_p of the kept weight (1: off);
 //       min-p: keep candidates with w >= min_p (w_max is 1, so this is p >= min_p * p_max).
 //     At least one candidate always survives.
 //  5. Draw: u = UniformFloat(seed, output.size()) from kernels/rng.h; walk the kept candidates
-//     in order accumulating w (float, sequential), pick the first whose running sum exceeds
-//     u * (sum of kept w); the last kept candidate if rounding leaves none.
+//     in order accumulating w (double, sequential), pick the first whose running sum exceeds
+//     u * (sum of kept w); the last kept candidate if rounding leaves none. Sums over a set (the
+//     top-p reference mass, the kept total) are in double, partial[id % 8] in id order added by
+//     a fixed tree, so they do not depend on how the set was found.
 #ifndef CORVID_ENGINE_SAMPLER_H_
 #define CORVID_ENGINE_SAMPLER_H_
 
