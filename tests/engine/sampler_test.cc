@@ -81,6 +81,34 @@ TEST(Sampler, DrawUsesSeedAndGeneratedCountAsCounter) {
   }
 }
 
+// One strong token and 4000 weak ones far below it (the sampler's ordering treats them as a
+// separate tail, sorted only when a draw reaches them): draws that land in the tail must still
+// follow the documented walk, and land there as often as the tail's mass says.
+TEST(Sampler, DrawsIntoTheLowProbabilityTailFollowTheWalk) {
+  std::vector<float> logits(4001, 10.0f);
+  logits[1234] = 20.0f;
+  for (int i = 0; i < 4001; i += 7) logits[i] = 10.5f;  // ties and near-ties in the tail
+  SamplingParams p;
+  p.temperature = 1.0f;
+  const std::vector<Candidate> kept = KeptCandidates(logits.data(), logits.size(), p);
+  ASSERT_EQ(kept.size(), logits.size());
+  const std::vector<int32_t> prompt = {1};
+  std::vector<int32_t> output;
+  int in_tail = 0;
+  const int n = 800;
+  for (int i = 0; i < n; ++i) {
+    p.seed = 77 + i;
+    const int32_t t = SampleToken(logits.data(), logits.size(), p, prompt, output).token;
+    ASSERT_EQ(t, DrawCandidate(kept, SamplerUniform(p.seed, 0))) << "seed " << p.seed;
+    in_tail += t != 1234;
+  }
+  double tail_mass = 0.0;
+  for (int i = 0; i < 4001; ++i) tail_mass += i == 1234 ? 0.0 : std::exp(logits[i] - 20.0);
+  const double expected = tail_mass / (1.0 + tail_mass);  // about 0.17
+  EXPECT_NEAR(in_tail / static_cast<double>(n), expected,
+              5 * std::sqrt(expected * (1 - expected) / n));
+}
+
 TEST(Sampler, TopKKeepsExactlyTheKBestTiesById) {
   const std::vector<float> logits = {1.0f, 5.0f, 3.0f, 5.0f, 2.0f, 0.0f, 4.0f, -1.0f};
   SamplingParams p;
