@@ -140,16 +140,22 @@ void Attention(const AttentionArgs& a) {
   const int chunks = (hd + kLanes - 1) / kLanes;
   const ValuesFn values = chunks <= 8 ? kValues[chunks - 1] : WeightedValuesWide;
   ParallelFor(a.num_tokens * a.num_heads, [&](int item) {
-    thread_local std::vector<float> scores;
+    thread_local std::vector<float> own;
     const int t = item / a.num_heads;
     const int h = item % a.num_heads;
     const TokenKv& tok = a.tokens[t];
     const int n = tok.position + 1;
-    if (scores.size() < static_cast<size_t>(n)) scores.resize(n);
+    float* scores;
+    if (a.scratch != nullptr) {
+      scores = a.scratch + CurrentTeamMember().index * a.scratch_stride;
+    } else {
+      if (own.size() < static_cast<size_t>(n)) own.resize(n);
+      scores = own.data();
+    }
     const float* q = a.q + static_cast<int64_t>(t) * a.q_stride + h * hd;
-    Scores(kv, tok.block_table, h / group, q, n, a.scale, scores.data());
-    const float total = SoftmaxWeights(scores.data(), n);
-    values(kv, tok.block_table, h / group, scores.data(), n, total,
+    Scores(kv, tok.block_table, h / group, q, n, a.scale, scores);
+    const float total = SoftmaxWeights(scores, n);
+    values(kv, tok.block_table, h / group, scores, n, total,
            a.out + static_cast<int64_t>(t) * a.out_stride + h * hd);
   });
 }

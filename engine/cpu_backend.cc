@@ -1,7 +1,9 @@
 #include "engine/cpu_backend.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,9 +24,13 @@ namespace {
 // Activations of one step, kept between steps so that a steady load allocates nothing.
 struct StepScratch {
   std::vector<float> x, xn, qkv, attn, gate_up, mlp, rope_cos, rope_sin, head_in, logits;
+  std::vector<float> scores;  // attention scores, scores_stride floats per team member
+  int64_t scores_stride = 0;
   std::vector<TokenKv> tokens;
   std::vector<int32_t> sample_rows;  // token row of each sampled sequence
   std::vector<int32_t> sample_seqs;  // its index in batch.seqs
+  const StepBatch* batch = nullptr;  // the step being run
+  StepResult* result = nullptr;
 };
 
 template <typename T>
@@ -65,6 +71,11 @@ class CpuBackend : public Backend {
     }
   }
 
+  // Called once after construction: sizes every member's sampling buffers.
+  void Warm() {
+    team_.Run([this] { ReserveSamplerScratch(config_.vocab_size); });
+  }
+
   std::string Name() const override { return "cpu"; }
   const ModelConfig& config() const override { return config_; }
   KvCacheGeometry kv_geometry() const override { return geometry_; }
@@ -76,19 +87,11 @@ class CpuBackend : public Backend {
     result->logits.clear();
     if (batch.token_ids.empty()) return absl::OkStatus();
     Prepare(batch);
-    const int num_tokens = static_cast<int>(batch.token_ids.size());
     const int num_sampled = static_cast<int>(s_.sample_rows.size());
     result->tokens.resize(num_sampled);
-    team_.Run([&] {
-      if (w_.embed != nullptr) {
-        GatherRows(w_.embed, batch.token_ids.data(), num_tokens, config_.hidden_size, s_.x.data());
-      } else {
-        GatherPackedRows(w_.lm_head, batch.token_ids.data(), num_tokens, s_.x.data());
-      }
-      for (int l = 0; l < config_.num_layers; ++l) Layer(l, num_tokens);
-      Head(batch, result);
-    });
-    result->logits.clear();
+    s_.batch = &batch;
+    s_.result = result;
+    team_.Run(step_);  // a prebuilt std::function: nothing is allocated per step
     if (batch.return_logits) {
       result->logits.assign(s_.logits.begin(),
                             s_.logits.begin() + int64_t{num_sampled} * config_.vocab_size);
@@ -97,6 +100,19 @@ class CpuBackend : public Backend {
   }
 
  private:
+  // The step itself, run by every member of the team.
+  void RunStep() {
+    const StepBatch& batch = *s_.batch;
+    const int num_tokens = static_cast<int>(batch.token_ids.size());
+    if (w_.embed != nullptr) {
+      GatherRows(w_.embed, batch.token_ids.data(), num_tokens, config_.hidden_size, s_.x.data());
+    } else {
+      GatherPackedRows(w_.lm_head, batch.token_ids.data(), num_tokens, s_.x.data());
+    }
+    for (int l = 0; l < config_.num_layers; ++l) Layer(l, num_tokens);
+    Head(batch, s_.result);
+  }
+
   // Serial set-up before the team starts: buffer sizes, per-token cache views, RoPE angles.
   void Prepare(const StepBatch& batch) {
     const ModelConfig& c = config_;
@@ -125,6 +141,14 @@ class CpuBackend : public Backend {
         s_.sample_seqs.push_back(static_cast<int32_t>(i));
       }
     }
+    int32_t max_context = 0;
+    for (const StepSequence& seq : batch.seqs) max_context = std::max(max_context, seq.context_len);
+    if (max_context > s_.scores_stride) {
+      // Sized for the model's whole context up front (capped), so decode never reallocates.
+      const int64_t cap = std::min(c.max_position_embeddings, 8192);
+      s_.scores_stride = std::max<int64_t>({max_context, 2 * s_.scores_stride, cap});
+      s_.scores.resize(s_.scores_stride * team_.size());
+    }
     const size_t num_sampled = s_.sample_rows.size();
     Grow(s_.head_in, num_sampled * c.hidden_size);
     Grow(s_.logits, num_sampled * c.vocab_size);
@@ -147,8 +171,9 @@ class CpuBackend : public Backend {
               s_.rope_sin.data() + i * half);
       WriteKvRow(kv_layers_[l], s_.tokens[i], row + q, row + q + kv);
     });
-    AttentionArgs a{s_.qkv.data(),  qkv, c.num_heads, &kv_layers_[l], s_.tokens.data(), t, scale_,
-                    s_.attn.data(), q};
+    AttentionArgs a{
+        s_.qkv.data(),  qkv, c.num_heads,      &kv_layers_[l],  s_.tokens.data(), t, scale_,
+        s_.attn.data(), q,   s_.scores.data(), s_.scores_stride};
     Attention(a);
     MatMul(Linear(s_.attn.data(), t, w.o, w.o_bias, s_.x.data(), true));
     RmsNorm(s_.x.data(), w.mlp_norm, t, h, c.rms_norm_eps, s_.xn.data());
@@ -181,6 +206,7 @@ class CpuBackend : public Backend {
   const float scale_;
   std::vector<PagedKvLayer> kv_layers_;
   StepScratch s_;
+  const std::function<void()> step_ = [this] { RunStep(); };
 };
 
 absl::Status CheckOptions(const ModelConfig& c, const CpuBackendOptions& o) {
@@ -216,8 +242,10 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(const ModelConfig& con
   }
   ASSIGN_OR_RETURN(AlignedFloats kv,
                    AlignedFloats::Allocate(floats_per_block * geometry.num_blocks));
-  return std::unique_ptr<Backend>(new CpuBackend(config, std::move(w), std::move(kv), geometry,
-                                                 ResolveNumThreads(options.num_threads)));
+  auto backend = std::make_unique<CpuBackend>(config, std::move(w), std::move(kv), geometry,
+                                              ResolveNumThreads(options.num_threads));
+  backend->Warm();
+  return std::unique_ptr<Backend>(std::move(backend));
 }
 
 int64_t CpuBackendWeightBytesPerStep(const Backend& backend) {

@@ -328,6 +328,18 @@ int32_t DrawCandidate(const std::vector<Candidate>& kept, float u) {
   return kept.back().id;
 }
 
+void ReserveSamplerScratch(int vocab) {
+  Scratch& s = ThreadScratch();
+  const size_t n = static_cast<size_t>(vocab);
+  s.logits.reserve(n);
+  s.z.reserve(n);
+  s.w.reserve(n);
+  s.ids.reserve(n);
+  s.touched.reserve(n);
+  if (s.seen.size() < n) s.seen.resize(n, 0);
+  if (s.counts.size() < n) s.counts.resize(n, 0);
+}
+
 float SamplerUniform(uint64_t seed, uint64_t num_generated) {
   return UniformFloat(seed, num_generated);
 }

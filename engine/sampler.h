@@ -56,6 +56,10 @@ float SamplerUniform(uint64_t seed, uint64_t num_generated);
 // Step 1: log-sum-exp of the raw logits (double accumulation), so logprob(i) = logits[i] - lse.
 double LogSumExp(const float* logits, int vocab);
 
+// Sizes the calling thread's sampling buffers for `vocab`, so that later calls on this thread
+// allocate nothing (the CPU backend calls it once on each of its threads).
+void ReserveSamplerScratch(int vocab);
+
 // The whole pipeline. `logits` is not modified.
 SampledToken SampleToken(const float* logits, int vocab, const SamplingParams& p,
                          const std::vector<int32_t>& prompt, const std::vector<int32_t>& output);
