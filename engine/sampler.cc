@@ -95,81 +95,77 @@ class LazyOrder {
 // Peaked distributions keep a few candidates there; flat ones walk past it (and pay for it).
 constexpr float kHeadLogWeight = -8.31776617f;
 
-// Step 4 without materialising the kept list: how many ranks survive top-k and top-p, and the
-// min-p weight threshold. Kept = {rank < num_ranks} with weight >= min_weight.
-struct KeptRule {
-  int num_ranks = 0;
-  float min_weight = 0.0f;
-  double kept_weight = 0.0;  // sum of kept weights, in id order
-};
-
-// Sums of weights over a set of ids, defined so that they do not depend on how the set was
-// found: partial[id % 8] accumulates in id order (double), then a fixed tree adds the eight.
-// (Eight independent chains instead of one: a single double chain over a 128k vocabulary is
-// latency-bound.)
-class WeightSum {
- public:
-  void Add(int32_t id, float w) { partial_[id & 7] += w; }
-  // Starts from eight partials accumulated elsewhere in the same order.
-  template <typename D8>
-  void Seed(const D8& partials) {
-    for (int j = 0; j < 8; ++j) partial_[j] = partials[j];
-  }
-  double Total() const {
-    return ((partial_[0] + partial_[1]) + (partial_[2] + partial_[3])) +
-           ((partial_[4] + partial_[5]) + (partial_[6] + partial_[7]));
-  }
-
- private:
-  double partial_[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-};
-
-// Sum of w over {rank < num_ranks, w >= min_weight} (WeightSum order); membership by comparing with
-// the candidate of the last kept rank, so no sorting by id is needed.
-double KeptWeight(LazyOrder& order, const float* w, int n, int num_ranks, float min_weight) {
-  WeightSum sum;
-  int32_t i = 0;
-  if (num_ranks >= n) {
-    // Every rank is in: eight consecutive ids are eight partials, one vector of doubles.
-    typedef float F8 __attribute__((vector_size(32)));
-    typedef double D8 __attribute__((vector_size(64)));
-    D8 acc = {0, 0, 0, 0, 0, 0, 0, 0};
-    const D8 zero = acc, floor = zero + static_cast<double>(min_weight);
-    for (; i + 8 <= n; i += 8) {
-      F8 f;
-      std::memcpy(&f, w + i, sizeof(f));
-      const D8 d = __builtin_convertvector(f, D8);
-      acc += d >= floor ? d : zero;
-    }
-    sum.Seed(acc);
-  }
-  const int32_t last = num_ranks >= n ? 0 : order.At(num_ranks - 1);
-  for (; i < n; ++i) {
-    if (w[i] < min_weight) continue;
-    if (num_ranks < n && i != last && !order.Before(i, last)) continue;
-    sum.Add(i, w[i]);
-  }
-  return sum.Total();
+// A weight as an integer mass: w * 2^40 rounded to nearest even. Integer sums are exact and
+// order-free, so a sum over a set does not depend on how the set was found (here by a lazy
+// sort, on the GPU by radix selection over thousands of threads).
+inline uint64_t Mass(float w) {
+  return static_cast<uint64_t>(std::nearbyint(w * 1099511627776.0f));  // 2^40
 }
 
-KeptRule ComputeKeptRule(LazyOrder& order, const float* w, int n, const SamplingParams& p) {
-  KeptRule rule;
-  rule.num_ranks = (p.top_k > 0 && p.top_k < n) ? p.top_k : n;
-  if (p.top_p < 1.0f) {
-    const double target =
-        static_cast<double>(p.top_p) * KeptWeight(order, w, n, rule.num_ranks, 0.0f);
-    double cum = 0.0;
-    int r = 0;
-    while (r < rule.num_ranks - 1) {
-      cum += w[order.At(r)];
-      if (cum >= target) break;
-      ++r;
-    }
-    rule.num_ranks = r + 1;
+// Sum of Mass(w) over the first `num_ranks` candidates: membership by comparing with the
+// candidate of the last kept rank, so nothing is sorted beyond it.
+uint64_t PrefixMass(LazyOrder& order, const float* w, int n, int num_ranks) {
+  uint64_t sum = 0;
+  if (num_ranks >= n) {
+    for (int32_t i = 0; i < n; ++i) sum += Mass(w[i]);
+    return sum;
   }
-  rule.min_weight = p.min_p > 0.0f ? p.min_p : 0.0f;
-  rule.kept_weight = KeptWeight(order, w, n, rule.num_ranks, rule.min_weight);
-  return rule;
+  const int32_t last = order.At(num_ranks - 1);
+  for (int32_t i = 0; i < n; ++i) {
+    if (i == last || order.Before(i, last)) sum += Mass(w[i]);
+  }
+  return sum;
+}
+
+// min-p: the kept prefix ends at the last candidate (in order) whose weight is >= min_p.
+int MinPRanks(const LazyOrder& order, const float* w, int n, float min_p) {
+  int32_t last = -1;
+  for (int32_t i = 0; i < n; ++i) {
+    if (w[i] >= min_p && (last < 0 || order.Before(last, i))) last = i;
+  }
+  if (last < 0) return 1;
+  int rank = 0;
+  for (int32_t i = 0; i < n; ++i) rank += order.Before(i, last) ? 1 : 0;
+  return rank + 1;
+}
+
+// Step 4 without materialising the kept list: the kept candidates are the first `num_ranks`
+// of the order, of total integer mass `mass`.
+struct KeptPrefix {
+  int num_ranks = 0;
+  uint64_t mass = 0;
+};
+
+KeptPrefix ComputeKept(LazyOrder& order, const float* w, int n, const SamplingParams& p) {
+  KeptPrefix kept;
+  kept.num_ranks = (p.top_k > 0 && p.top_k < n) ? p.top_k : n;
+  if (p.top_p < 1.0f) {
+    const uint64_t target =
+        static_cast<uint64_t>(static_cast<double>(p.top_p) *
+                              static_cast<double>(PrefixMass(order, w, n, kept.num_ranks)));
+    uint64_t cum = 0;
+    int r = 0;
+    for (; r < kept.num_ranks - 1; ++r) {
+      cum += Mass(w[order.At(r)]);
+      if (cum >= target) break;
+    }
+    kept.num_ranks = r + 1;
+  }
+  if (p.min_p > 0.0f) kept.num_ranks = std::min(kept.num_ranks, MinPRanks(order, w, n, p.min_p));
+  kept.mass = PrefixMass(order, w, n, kept.num_ranks);
+  return kept;
+}
+
+// Step 5 over a kept prefix: the first candidate whose running mass exceeds u * mass.
+template <typename CandidateAt>
+int32_t Walk(CandidateAt at, int num_ranks, uint64_t mass, float u) {
+  const uint64_t target = static_cast<uint64_t>(static_cast<double>(u) * static_cast<double>(mass));
+  uint64_t cum = 0;
+  for (int r = 0; r < num_ranks; ++r) {
+    cum += Mass(at(r).second);
+    if (cum > target) return at(r).first;
+  }
+  return at(num_ranks - 1).first;
 }
 
 // Fills s.z (scaled logits, NaN -> -inf) and s.w (weights exp(z - z_max), exactly 1 at the
@@ -211,18 +207,14 @@ float ScaleAndWeigh(const float* logits, int vocab, float temperature, Scratch& 
 int32_t DrawFiltered(const float* logits, int vocab, const SamplingParams& p, float u, Scratch& s) {
   const float z_max = ScaleAndWeigh(logits, vocab, p.temperature, s);
   LazyOrder order(s.z.data(), vocab, z_max + kHeadLogWeight, &s.ids);
-  const KeptRule rule = ComputeKeptRule(order, s.w.data(), vocab, p);
-  const double target = static_cast<double>(u) * rule.kept_weight;
-  double cum = 0.0;
-  int32_t chosen = order.At(0);
-  for (int r = 0; r < rule.num_ranks; ++r) {
-    const int32_t id = order.At(r);
-    if (s.w[id] < rule.min_weight) continue;
-    chosen = id;
-    cum += s.w[id];
-    if (cum > target) break;
-  }
-  return chosen;
+  const KeptPrefix kept = ComputeKept(order, s.w.data(), vocab, p);
+  const float* w = s.w.data();
+  return Walk(
+      [&](int r) {
+        const int32_t id = order.At(r);
+        return std::make_pair(id, w[id]);
+      },
+      kept.num_ranks, kept.mass, u);
 }
 
 bool HasPenalties(const SamplingParams& p) {
@@ -301,31 +293,20 @@ std::vector<Candidate> KeptCandidates(const float* logits, int vocab, const Samp
   Scratch& s = ThreadScratch();
   const float z_max = ScaleAndWeigh(logits, vocab, p.temperature, s);
   LazyOrder order(s.z.data(), vocab, z_max + kHeadLogWeight, &s.ids);
-  const KeptRule rule = ComputeKeptRule(order, s.w.data(), vocab, p);
-  std::vector<Candidate> kept;
-  for (int r = 0; r < rule.num_ranks; ++r) {
+  const KeptPrefix kept = ComputeKept(order, s.w.data(), vocab, p);
+  std::vector<Candidate> out;
+  for (int r = 0; r < kept.num_ranks; ++r) {
     const int32_t id = order.At(r);
-    if (s.w[id] >= rule.min_weight) kept.push_back(Candidate{id, s.w[id]});
+    out.push_back(Candidate{id, s.w[id]});
   }
-  return kept;
+  return out;
 }
 
 int32_t DrawCandidate(const std::vector<Candidate>& kept, float u) {
-  // The total is summed in id order (WeightSum), as the sampler does, so both give the same
-  // token.
-  std::vector<Candidate> by_id = kept;
-  std::sort(by_id.begin(), by_id.end(),
-            [](const Candidate& a, const Candidate& b) { return a.id < b.id; });
-  WeightSum sum;
-  for (const Candidate& c : by_id) sum.Add(c.id, c.weight);
-  const double total = sum.Total();
-  const double target = static_cast<double>(u) * total;
-  double cum = 0.0;
-  for (const Candidate& c : kept) {
-    cum += c.weight;
-    if (cum > target) return c.id;
-  }
-  return kept.back().id;
+  uint64_t mass = 0;
+  for (const Candidate& c : kept) mass += Mass(c.weight);
+  return Walk([&](int r) { return std::make_pair(kept[r].id, kept[r].weight); },
+              static_cast<int>(kept.size()), mass, u);
 }
 
 void ReserveSamplerScratch(int vocab) {

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <random>
 #include <set>
 #include <vector>
 
+#include "engine/cpu_simd.h"
 #include "gtest/gtest.h"
 
 namespace corvid {
@@ -107,6 +109,68 @@ TEST(Sampler, DrawsIntoTheLowProbabilityTailFollowTheWalk) {
   const double expected = tail_mass / (1.0 + tail_mass);  // about 0.17
   EXPECT_NEAR(in_tail / static_cast<double>(n), expected,
               5 * std::sqrt(expected * (1 - expected) / n));
+}
+
+// Steps 4-5 of sampler.h recomputed from the text with a full sort: the sampler's lazy ordering
+// and prefix sums must give exactly the same token for every (logits, params, seed).
+int32_t DocumentedDraw(const std::vector<float>& logits, const SamplingParams& p, float u) {
+  const int n = logits.size();
+  std::vector<float> z(n), w(n);
+  float z_max = -INFINITY;
+  for (int i = 0; i < n; ++i) z_max = std::max(z_max, z[i] = logits[i] / p.temperature);
+  for (int i = 0; i < n; i += simd::kLanes) {  // the documented exp, lane by lane
+    float in[simd::kLanes] = {}, out[simd::kLanes];
+    for (int j = 0; j < simd::kLanes && i + j < n; ++j) in[j] = z[i + j] - z_max;
+    simd::VStore(out, simd::VExp(simd::VLoad(in)));
+    for (int j = 0; j < simd::kLanes && i + j < n; ++j) w[i + j] = out[j];
+  }
+  std::vector<int32_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [&](int32_t a, int32_t b) { return z[a] > z[b] || (z[a] == z[b] && a < b); });
+  auto mass = [&](int32_t id) { return static_cast<uint64_t>(std::nearbyint(w[id] * 0x1p40f)); };
+  int keep = p.top_k > 0 ? std::min(p.top_k, n) : n;
+  if (p.top_p < 1.0f) {
+    uint64_t total = 0, cum = 0;
+    for (int r = 0; r < keep; ++r) total += mass(order[r]);
+    const uint64_t target = static_cast<uint64_t>(double(p.top_p) * double(total));
+    int r = 0;
+    while (r < keep - 1 && (cum += mass(order[r])) < target) ++r;
+    keep = r + 1;
+  }
+  if (p.min_p > 0.0f) {
+    int last = 0;
+    for (int r = 0; r < n; ++r) {
+      if (w[order[r]] >= p.min_p) last = r;
+    }
+    keep = std::min(keep, last + 1);
+  }
+  uint64_t total = 0, cum = 0;
+  for (int r = 0; r < keep; ++r) total += mass(order[r]);
+  const uint64_t target = static_cast<uint64_t>(double(u) * double(total));
+  for (int r = 0; r < keep; ++r) {
+    if ((cum += mass(order[r])) > target) return order[r];
+  }
+  return order[keep - 1];
+}
+
+TEST(Sampler, MatchesTheDocumentedDefinitionExactly) {
+  std::mt19937 gen(11);
+  for (int trial = 0; trial < 300; ++trial) {
+    const int vocab = 1 + static_cast<int>(gen() % 3000);
+    std::vector<float> logits = RandomLogits(vocab, 1000 + trial, 1.0f + (gen() % 5));
+    for (int i = 0; i < vocab; i += 1 + gen() % 50) logits[i] = logits[gen() % vocab];  // ties
+    SamplingParams p;
+    p.temperature = 0.2f + (gen() % 100) / 50.0f;
+    p.top_k = gen() % 3 == 0 ? static_cast<int>(gen() % 100) : 0;
+    p.top_p = gen() % 2 == 0 ? 0.05f + (gen() % 95) / 100.0f : 1.0f;
+    p.min_p = gen() % 3 == 0 ? (gen() % 50) / 100.0f : 0.0f;
+    p.seed = gen();
+    const std::vector<int32_t> output(gen() % 7, 0);
+    const int32_t got = SampleToken(logits.data(), vocab, p, {}, output).token;
+    ASSERT_EQ(got, DocumentedDraw(logits, p, SamplerUniform(p.seed, output.size())))
+        << "trial " << trial << " vocab " << vocab;
+  }
 }
 
 TEST(Sampler, TopKKeepsExactlyTheKBestTiesById) {
