@@ -147,8 +147,10 @@ inline void VStore(float* p, VecF v) {
 inline void VStorePartial(float* p, VecF v, int n) {
   for (int i = 0; i < n; ++i) p[i] = v.v[i];
 }
+// Fused, as the vector paths: kernels promise fused multiply-add chains (slow without FMA
+// hardware, but this path only serves machines without AVX2 and sanitizer builds).
 inline VecF VFma(VecF a, VecF b, VecF c) {
-  for (int i = 0; i < kLanes; ++i) c.v[i] = a.v[i] * b.v[i] + c.v[i];
+  for (int i = 0; i < kLanes; ++i) c.v[i] = std::fma(a.v[i], b.v[i], c.v[i]);
   return c;
 }
 inline VecF VAdd(VecF a, VecF b) {

@@ -175,7 +175,7 @@ int Main() {
   const int max_batch = batches.empty() ? 1 : *std::max_element(batches.begin(), batches.end());
   const int steps = absl::GetFlag(FLAGS_decode_steps);
   const int len = std::min(absl::GetFlag(FLAGS_prompt_len),
-                           std::max(1, config->max_position_embeddings - steps - 1));
+                           std::max(1, config->max_position_embeddings - steps));
   CpuBackendOptions options;
   options.num_threads = threads;
   const int blocks_per_seq = (len + steps + options.block_size) / options.block_size + 1;
