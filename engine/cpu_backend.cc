@@ -55,12 +55,13 @@ MatMulArgs Linear(const float* x, int t, const PackedMatrix& w, const float* bia
 class CpuBackend : public Backend {
  public:
   CpuBackend(const ModelConfig& config, CpuWeights weights, AlignedFloats kv,
-             KvCacheGeometry geometry, int num_threads)
+             KvCacheGeometry geometry, int num_threads, double parallel_min_flops)
       : config_(config),
         w_(std::move(weights)),
         kv_(std::move(kv)),
         geometry_(geometry),
         team_(num_threads),
+        parallel_min_flops_(parallel_min_flops),
         inv_freq_(RopeInvFreq(config)),
         scale_(static_cast<float>(1.0 / std::sqrt(static_cast<double>(config.head_dim)))) {
     const int64_t per_cache = int64_t{geometry.num_blocks} * geometry.block_size * config.kv_dim();
@@ -91,7 +92,12 @@ class CpuBackend : public Backend {
     result->tokens.resize(num_sampled);
     s_.batch = &batch;
     s_.result = result;
-    team_.Run(step_);  // a prebuilt std::function: nothing is allocated per step
+    // step_ is a prebuilt std::function: nothing is allocated per step.
+    if (team_.size() > 1 && StepFlops(batch) >= parallel_min_flops_) {
+      team_.Run(step_);
+    } else {
+      step_();  // outside a team, every work-shared op runs serially
+    }
     if (batch.return_logits) {
       result->logits.assign(s_.logits.begin(),
                             s_.logits.begin() + int64_t{num_sampled} * config_.vocab_size);
@@ -100,6 +106,15 @@ class CpuBackend : public Backend {
   }
 
  private:
+  // Matmul FLOPs of a step: every token through the layers, the sampled rows through lm_head.
+  double StepFlops(const StepBatch& batch) const {
+    const ModelConfig& c = config_;
+    const double per_token = static_cast<double>(c.num_layers) * c.hidden_size *
+                             (2.0 * c.q_dim() + 2.0 * c.kv_dim() + 3.0 * c.intermediate_size);
+    return 2.0 * (per_token * batch.token_ids.size() +
+                  static_cast<double>(c.vocab_size) * c.hidden_size * s_.sample_rows.size());
+  }
+
   // The step itself, run by every member of the team.
   void RunStep() {
     const StepBatch& batch = *s_.batch;
@@ -202,6 +217,7 @@ class CpuBackend : public Backend {
   AlignedFloats kv_;
   const KvCacheGeometry geometry_;
   ThreadTeam team_;
+  const double parallel_min_flops_;
   const std::vector<double> inv_freq_;
   const float scale_;
   std::vector<PagedKvLayer> kv_layers_;
@@ -243,7 +259,8 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(const ModelConfig& con
   ASSIGN_OR_RETURN(AlignedFloats kv,
                    AlignedFloats::Allocate(floats_per_block * geometry.num_blocks));
   auto backend = std::make_unique<CpuBackend>(config, std::move(w), std::move(kv), geometry,
-                                              ResolveNumThreads(options.num_threads));
+                                              ResolveNumThreads(options.num_threads),
+                                              options.parallel_min_flops);
   backend->Warm();
   return std::unique_ptr<Backend>(std::move(backend));
 }

@@ -15,13 +15,17 @@ namespace {
 std::atomic<long> g_allocations{0};
 }  // namespace
 
+// This file replaces the global allocation functions with malloc/free (as the standard allows);
+// GCC cannot tell that they pair up.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 void* operator new(size_t n) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n > 0 ? n : 1)) return p;
   throw std::bad_alloc();
 }
 void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }  // NOLINT
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace corvid {
 namespace {
@@ -34,6 +38,7 @@ TEST(CpuBackendAllocations, DecodeStepsAllocateNothing) {
   CpuBackendOptions options;
   options.num_threads = 2;
   options.num_kv_blocks = 16;
+  options.parallel_min_flops = 0;
   auto backend = CreateCpuBackend(*config, **store, options);
   ASSERT_TRUE(backend.ok());
 

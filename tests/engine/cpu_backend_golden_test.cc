@@ -89,6 +89,7 @@ class CpuBackendGolden : public ::testing::TestWithParam<std::string> {
     o.num_threads = threads;
     o.block_size = block_size;
     o.num_kv_blocks = 64;
+    o.parallel_min_flops = 0;  // always use the team, however small the step
     auto b = CreateCpuBackend(config_, *store_, o);
     EXPECT_TRUE(b.ok()) << b.status();
     return b.ok() ? std::move(*b) : nullptr;
