@@ -9,8 +9,8 @@ namespace corvid {
 namespace {
 
 TEST(TensorTest, DTypeNamesRoundTrip) {
-  for (DType t :
-       {DType::kF32, DType::kF16, DType::kBF16, DType::kI32, DType::kI64, DType::kU8, DType::kI8}) {
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kI32, DType::kI64, DType::kU8,
+                  DType::kI8}) {
     DType parsed;
     ASSERT_TRUE(ParseDType(DTypeName(t), &parsed));
     EXPECT_EQ(parsed, t);
