@@ -52,6 +52,9 @@ MatMulArgs Linear(const float* x, int t, const PackedMatrix& w, const float* bia
   return a;
 }
 
+// Steps of at most this many tokens compute norms and activations per member (see Layer).
+constexpr int kOwnRowsMax = 16;
+
 class CpuBackend : public Backend {
  public:
   CpuBackend(const ModelConfig& config, CpuWeights weights, AlignedFloats kv,
@@ -134,11 +137,11 @@ class CpuBackend : public Backend {
     const size_t t = batch.token_ids.size();
     const int qkv_dim = c.q_dim() + 2 * c.kv_dim();
     Grow(s_.x, t * c.hidden_size);
-    Grow(s_.xn, t * c.hidden_size);
+    Grow(s_.xn, t * c.hidden_size * team_.size());
     Grow(s_.qkv, t * qkv_dim);
     Grow(s_.attn, t * c.q_dim());
     Grow(s_.gate_up, t * 2 * c.intermediate_size);
-    Grow(s_.mlp, t * c.intermediate_size);
+    Grow(s_.mlp, t * c.intermediate_size * team_.size());
     Grow(s_.rope_cos, t * (c.head_dim / 2));
     Grow(s_.rope_sin, t * (c.head_dim / 2));
     Grow(s_.tokens, t);
@@ -176,8 +179,22 @@ class CpuBackend : public Backend {
     const ModelConfig& c = config_;
     const CpuLayerWeights& w = w_.layers[l];
     const int h = c.hidden_size, q = c.q_dim(), kv = c.kv_dim(), qkv = q + 2 * kv;
-    RmsNorm(s_.x.data(), w.attn_norm, t, h, c.rms_norm_eps, s_.xn.data());
-    MatMul(Linear(s_.xn.data(), t, w.qkv, w.qkv_bias, s_.qkv.data(), false));
+    const int ff = c.intermediate_size;
+    // For a few rows the norms and the SwiGLU activation are cheap next to the matmuls that read
+    // them, so every member computes all rows into a buffer of its own: bit-identical copies,
+    // and two fewer barriers per layer. Prefill-sized steps share the rows instead.
+    const bool own_rows = t <= kOwnRowsMax;
+    const int64_t member = own_rows ? CurrentTeamMember().index : 0;
+    float* xn = s_.xn.data() + member * t * h;
+    float* mlp = s_.mlp.data() + member * t * ff;
+    auto norm = [&](const float* weight) {
+      if (!own_rows) return RmsNorm(s_.x.data(), weight, t, h, c.rms_norm_eps, xn);
+      for (int i = 0; i < t; ++i) {
+        RmsNormRow(s_.x.data() + int64_t{i} * h, weight, h, c.rms_norm_eps, xn + int64_t{i} * h);
+      }
+    };
+    norm(w.attn_norm);
+    MatMul(Linear(xn, t, w.qkv, w.qkv_bias, s_.qkv.data(), false));
     // One pass per token: rotate its q and k heads (adjacent in a qkv row), then cache k and v.
     const int half = c.head_dim / 2;
     ParallelForStatic(t, [&](int i) {
@@ -191,10 +208,16 @@ class CpuBackend : public Backend {
         s_.attn.data(), q,   s_.scores.data(), s_.scores_stride};
     Attention(a);
     MatMul(Linear(s_.attn.data(), t, w.o, w.o_bias, s_.x.data(), true));
-    RmsNorm(s_.x.data(), w.mlp_norm, t, h, c.rms_norm_eps, s_.xn.data());
-    MatMul(Linear(s_.xn.data(), t, w.gate_up, nullptr, s_.gate_up.data(), false));
-    SiluMul(s_.gate_up.data(), t, c.intermediate_size, s_.mlp.data());
-    MatMul(Linear(s_.mlp.data(), t, w.down, nullptr, s_.x.data(), true));
+    norm(w.mlp_norm);
+    MatMul(Linear(xn, t, w.gate_up, nullptr, s_.gate_up.data(), false));
+    if (own_rows) {
+      for (int i = 0; i < t; ++i) {
+        SiluMulRow(s_.gate_up.data() + int64_t{i} * 2 * ff, ff, mlp + int64_t{i} * ff);
+      }
+    } else {
+      SiluMul(s_.gate_up.data(), t, ff, mlp);
+    }
+    MatMul(Linear(mlp, t, w.down, nullptr, s_.x.data(), true));
   }
 
   // Final norm and lm_head on the sampled rows only, then one token per sampled sequence.
