@@ -52,7 +52,7 @@ MatMulArgs Linear(const float* x, int t, const PackedMatrix& w, const float* bia
   return a;
 }
 
-// Steps of at most this many tokens compute norms and activations per member (see Layer).
+// Steps of at most this many tokens compute norms and activations per member (RowBuffers).
 constexpr int kOwnRowsMax = 16;
 
 class CpuBackend : public Backend {
@@ -174,29 +174,45 @@ class CpuBackend : public Backend {
               s_.rope_sin.data());
   }
 
-  // One decoder layer on every token; run by every thread of the team.
+  // Where a member's normalised rows and activations go. For a few rows the norms and the SwiGLU
+  // activation are cheap next to the matmuls that read them, so every member computes all rows
+  // into buffers of its own (bit-identical copies) and saves two barriers per layer; prefill-
+  // sized steps share the rows instead.
+  struct RowBuffers {
+    bool own;
+    float* xn;
+    float* mlp;
+  };
+  RowBuffers Buffers(int t) {
+    const bool own = t <= kOwnRowsMax;
+    const int64_t member = own ? CurrentTeamMember().index : 0;
+    return RowBuffers{own, s_.xn.data() + member * t * config_.hidden_size,
+                      s_.mlp.data() + member * t * config_.intermediate_size};
+  }
+
+  void Norm(const RowBuffers& b, const float* weight, int t) {
+    const int h = config_.hidden_size;
+    if (!b.own) return RmsNorm(s_.x.data(), weight, t, h, config_.rms_norm_eps, b.xn);
+    for (int i = 0; i < t; ++i) {
+      RmsNormRow(s_.x.data() + int64_t{i} * h, weight, h, config_.rms_norm_eps,
+                 b.xn + int64_t{i} * h);
+    }
+  }
+
+  // One decoder layer on every token; run by every member of the team.
   void Layer(int l, int t) {
+    const RowBuffers b = Buffers(t);
+    AttentionBlock(l, t, b);
+    MlpBlock(l, t, b);
+  }
+
+  void AttentionBlock(int l, int t, const RowBuffers& b) {
     const ModelConfig& c = config_;
     const CpuLayerWeights& w = w_.layers[l];
-    const int h = c.hidden_size, q = c.q_dim(), kv = c.kv_dim(), qkv = q + 2 * kv;
-    const int ff = c.intermediate_size;
-    // For a few rows the norms and the SwiGLU activation are cheap next to the matmuls that read
-    // them, so every member computes all rows into a buffer of its own: bit-identical copies,
-    // and two fewer barriers per layer. Prefill-sized steps share the rows instead.
-    const bool own_rows = t <= kOwnRowsMax;
-    const int64_t member = own_rows ? CurrentTeamMember().index : 0;
-    float* xn = s_.xn.data() + member * t * h;
-    float* mlp = s_.mlp.data() + member * t * ff;
-    auto norm = [&](const float* weight) {
-      if (!own_rows) return RmsNorm(s_.x.data(), weight, t, h, c.rms_norm_eps, xn);
-      for (int i = 0; i < t; ++i) {
-        RmsNormRow(s_.x.data() + int64_t{i} * h, weight, h, c.rms_norm_eps, xn + int64_t{i} * h);
-      }
-    };
-    norm(w.attn_norm);
-    MatMul(Linear(xn, t, w.qkv, w.qkv_bias, s_.qkv.data(), false));
+    const int q = c.q_dim(), kv = c.kv_dim(), qkv = q + 2 * kv, half = c.head_dim / 2;
+    Norm(b, w.attn_norm, t);
+    MatMul(Linear(b.xn, t, w.qkv, w.qkv_bias, s_.qkv.data(), false));
     // One pass per token: rotate its q and k heads (adjacent in a qkv row), then cache k and v.
-    const int half = c.head_dim / 2;
     ParallelForStatic(t, [&](int i) {
       float* row = s_.qkv.data() + int64_t{i} * qkv;
       RopeRow(row, c.num_heads + c.num_kv_heads, c.head_dim, s_.rope_cos.data() + i * half,
@@ -208,16 +224,21 @@ class CpuBackend : public Backend {
         s_.attn.data(), q,   s_.scores.data(), s_.scores_stride};
     Attention(a);
     MatMul(Linear(s_.attn.data(), t, w.o, w.o_bias, s_.x.data(), true));
-    norm(w.mlp_norm);
-    MatMul(Linear(xn, t, w.gate_up, nullptr, s_.gate_up.data(), false));
-    if (own_rows) {
+  }
+
+  void MlpBlock(int l, int t, const RowBuffers& b) {
+    const CpuLayerWeights& w = w_.layers[l];
+    const int ff = config_.intermediate_size;
+    Norm(b, w.mlp_norm, t);
+    MatMul(Linear(b.xn, t, w.gate_up, nullptr, s_.gate_up.data(), false));
+    if (b.own) {
       for (int i = 0; i < t; ++i) {
-        SiluMulRow(s_.gate_up.data() + int64_t{i} * 2 * ff, ff, mlp + int64_t{i} * ff);
+        SiluMulRow(s_.gate_up.data() + int64_t{i} * 2 * ff, ff, b.mlp + int64_t{i} * ff);
       }
     } else {
-      SiluMul(s_.gate_up.data(), t, ff, mlp);
+      SiluMul(s_.gate_up.data(), t, ff, b.mlp);
     }
-    MatMul(Linear(mlp, t, w.down, nullptr, s_.x.data(), true));
+    MatMul(Linear(b.mlp, t, w.down, nullptr, s_.x.data(), true));
   }
 
   // Final norm and lm_head on the sampled rows only, then one token per sampled sequence.
