@@ -326,12 +326,23 @@ float SamplerUniform(uint64_t seed, uint64_t num_generated) {
 }
 
 double LogSumExp(const float* logits, int vocab) {
-  float m = -std::numeric_limits<float>::infinity();
-  for (int i = 0; i < vocab; ++i) m = std::max(m, logits[i]);
+  using simd::kLanes;
+  const int full = vocab / kLanes * kLanes;
+  simd::VecF mv = simd::VSet1(-std::numeric_limits<float>::infinity());
+  for (int i = 0; i < full; i += kLanes) mv = simd::VMax(simd::VLoad(logits + i), mv);
+  float m = simd::VMaxLanes(mv);
+  for (int i = full; i < vocab; ++i) m = std::max(m, logits[i]);
   if (std::isinf(m)) return m;
+  // exp(x - m) <= 1 by the vector exp; each vector's sum (float, fixed tree) goes into a double.
+  const simd::VecF mm = simd::VSet1(m);
   double sum = 0.0;
-  for (int i = 0; i < vocab; ++i) {
-    sum += std::exp(static_cast<double>(logits[i]) - static_cast<double>(m));
+  for (int i = 0; i < full; i += kLanes) {
+    sum += simd::VSum(simd::VExp(simd::VSub(simd::VLoad(logits + i), mm)));
+  }
+  if (full < vocab) {
+    float tail[kLanes];
+    simd::VStore(tail, simd::VExp(simd::VSub(simd::VLoadPartial(logits + full, vocab - full), mm)));
+    for (int i = 0; i < vocab - full; ++i) sum += tail[i];
   }
   return static_cast<double>(m) + std::log(sum);
 }

@@ -362,6 +362,16 @@ TEST(Sampler, LogprobsAreDoubleLogSoftmaxOfRawLogits) {
   }
 }
 
+TEST(Sampler, LogSumExpMatchesDoubleOnAnySize) {
+  for (int vocab : {1, 5, 16, 37, 1000, 32003}) {
+    const std::vector<float> logits = RandomLogits(vocab, vocab + 9, 5.0f);
+    double m = -1e30, sum = 0.0;
+    for (float x : logits) m = std::max(m, static_cast<double>(x));
+    for (float x : logits) sum += std::exp(static_cast<double>(x) - m);
+    EXPECT_NEAR(LogSumExp(logits.data(), vocab), m + std::log(sum), 1e-5) << vocab;
+  }
+}
+
 TEST(SamplingParamsValidate, AcceptsDefaultsAndNamesBadFields) {
   EXPECT_TRUE(SamplingParams{}.Validate().ok());
   struct Case {
