@@ -103,11 +103,16 @@ inline float VMaxLanes(VecF v) {
   return _mm_cvtss_f32(m);
 }
 inline VecF VScale2(VecF p, VecF n) {
-  // VExp keeps n in [-127, 128]: 2^n is built from its exponent bits (n = -127 gives 0,
-  // n = 128 gives inf).
-  const __m256i e =
-      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  // VExp keeps n in [-127, 128]; 2^n is applied as 2^(n/2) * 2^(n - n/2), both normal floats
+  // built from exponent bits, so results near the top of the range (n = 128) stay finite and
+  // tiny ones round to subnormals, as scalef does.
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m256i n1 = _mm256_srai_epi32(ni, 1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+  const __m256 s2 = _mm256_castsi256_ps(
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, n1), bias), 23));
+  return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
 inline VecF VRound(VecF x) {
   return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
