@@ -34,6 +34,9 @@ struct TokenKv {
 
 // Stores one token's K and V rows (num_kv_heads * head_dim floats each) into its slot.
 void WriteKvRow(const PagedKvLayer& kv, const TokenKv& token, const float* k, const float* v);
+// The same for KV head `h` alone (head_dim floats each).
+void WriteKvHead(const PagedKvLayer& kv, const TokenKv& token, int h, const float* k,
+                 const float* v);
 
 // Work-shared (see cpu_parallel.h). Stores every token's K and V rows (num_kv_heads * head_dim
 // floats at k + t * row_stride and v + t * row_stride) into its position's slot.
@@ -62,6 +65,8 @@ struct AttentionArgs {
 // by the softmax sum: it depends only on its own q and its sequence's cache, never on the rest
 // of the batch or the block size.
 void Attention(const AttentionArgs& a);
+// Attention for token t, query head h alone (not work-shared).
+void AttendHead(const AttentionArgs& a, int t, int h);
 
 }  // namespace corvid
 

@@ -29,6 +29,7 @@ struct StepScratch {
   std::vector<TokenKv> tokens;
   std::vector<int32_t> sample_rows;  // token row of each sampled sequence
   std::vector<int32_t> sample_seqs;  // its index in batch.seqs
+  bool decode_only = false;          // every sequence has exactly one query token
   const StepBatch* batch = nullptr;  // the step being run
   StepResult* result = nullptr;
 };
@@ -147,6 +148,7 @@ class CpuBackend : public Backend {
     Grow(s_.tokens, t);
     s_.sample_rows.clear();
     s_.sample_seqs.clear();
+    s_.decode_only = t == batch.seqs.size();
     int row = 0;
     for (size_t i = 0; i < batch.seqs.size(); ++i) {
       const StepSequence& seq = batch.seqs[i];
@@ -168,7 +170,7 @@ class CpuBackend : public Backend {
       s_.scores.resize(s_.scores_stride * team_.size());
     }
     const size_t num_sampled = s_.sample_rows.size();
-    Grow(s_.head_in, num_sampled * c.hidden_size);
+    Grow(s_.head_in, num_sampled * c.hidden_size * team_.size());
     Grow(s_.logits, num_sampled * c.vocab_size);
     RopeTable(inv_freq_, batch.positions.data(), static_cast<int>(t), s_.rope_cos.data(),
               s_.rope_sin.data());
@@ -212,17 +214,35 @@ class CpuBackend : public Backend {
     const int q = c.q_dim(), kv = c.kv_dim(), qkv = q + 2 * kv, half = c.head_dim / 2;
     Norm(b, w.attn_norm, t);
     MatMul(Linear(b.xn, t, w.qkv, w.qkv_bias, s_.qkv.data(), false));
-    // One pass per token: rotate its q and k heads (adjacent in a qkv row), then cache k and v.
-    ParallelForStatic(t, [&](int i) {
-      float* row = s_.qkv.data() + int64_t{i} * qkv;
-      RopeRow(row, c.num_heads + c.num_kv_heads, c.head_dim, s_.rope_cos.data() + i * half,
-              s_.rope_sin.data() + i * half);
-      WriteKvRow(kv_layers_[l], s_.tokens[i], row + q, row + q + kv);
-    });
     AttentionArgs a{
         s_.qkv.data(),  qkv, c.num_heads,      &kv_layers_[l],  s_.tokens.data(), t, scale_,
         s_.attn.data(), q,   s_.scores.data(), s_.scores_stride};
-    Attention(a);
+    if (s_.decode_only) {
+      // One query per sequence: an item owns a KV head of one token, its K/V slot and its query
+      // heads, and no other item reads that slot in this step, so RoPE, the cache write and the
+      // attention run in one pass without a barrier between them.
+      const int group = c.num_heads / c.num_kv_heads, hd = c.head_dim;
+      ParallelFor(t * c.num_kv_heads, [&](int item) {
+        const int i = item / c.num_kv_heads, h = item % c.num_kv_heads;
+        float* row = s_.qkv.data() + int64_t{i} * qkv;
+        const float* cs = s_.rope_cos.data() + i * half;
+        const float* sn = s_.rope_sin.data() + i * half;
+        RopeRow(row + h * group * hd, group, hd, cs, sn);
+        RopeRow(row + q + h * hd, 1, hd, cs, sn);
+        WriteKvHead(kv_layers_[l], s_.tokens[i], h, row + q + h * hd, row + q + kv + h * hd);
+        for (int g = 0; g < group; ++g) AttendHead(a, i, h * group + g);
+      });
+    } else {
+      // Prefill chunks: a token attends to the K/V its neighbours write in this step, so every
+      // token is rotated and cached (one pass per token) before any attention starts.
+      ParallelForStatic(t, [&](int i) {
+        float* row = s_.qkv.data() + int64_t{i} * qkv;
+        RopeRow(row, c.num_heads + c.num_kv_heads, c.head_dim, s_.rope_cos.data() + i * half,
+                s_.rope_sin.data() + i * half);
+        WriteKvRow(kv_layers_[l], s_.tokens[i], row + q, row + q + kv);
+      });
+      Attention(a);
+    }
     MatMul(Linear(s_.attn.data(), t, w.o, w.o_bias, s_.x.data(), true));
   }
 
@@ -246,9 +266,19 @@ class CpuBackend : public Backend {
     const ModelConfig& c = config_;
     const int n = static_cast<int>(s_.sample_rows.size());
     if (n == 0) return;
-    GatherRows(s_.x.data(), s_.sample_rows.data(), n, c.hidden_size, s_.head_in.data());
-    RmsNorm(s_.head_in.data(), w_.final_norm, n, c.hidden_size, c.rms_norm_eps, s_.head_in.data());
-    MatMul(Linear(s_.head_in.data(), n, w_.lm_head, nullptr, s_.logits.data(), false));
+    const int h = c.hidden_size;
+    float* head_in = s_.head_in.data();
+    if (n <= kOwnRowsMax) {  // per member, as in Norm: no barriers
+      head_in += int64_t{CurrentTeamMember().index} * n * h;
+      for (int j = 0; j < n; ++j) {
+        RmsNormRow(s_.x.data() + int64_t{s_.sample_rows[j]} * h, w_.final_norm, h, c.rms_norm_eps,
+                   head_in + int64_t{j} * h);
+      }
+    } else {
+      GatherRows(s_.x.data(), s_.sample_rows.data(), n, h, head_in);
+      RmsNorm(head_in, w_.final_norm, n, h, c.rms_norm_eps, head_in);
+    }
+    MatMul(Linear(head_in, n, w_.lm_head, nullptr, s_.logits.data(), false));
     ParallelFor(n, [&](int j) {
       const StepSequence& seq = batch.seqs[s_.sample_seqs[j]];
       result->tokens[j] = SampleToken(s_.logits.data() + int64_t{j} * c.vocab_size, c.vocab_size,

@@ -118,14 +118,22 @@ void PackRow(float* packed, int k, int r, const float* row) {
 
 void MatMul(const MatMulArgs& a) {
   const int panels = (a.w.rows + kPanelRows - 1) / kPanelRows;
-  // Several chunks per thread, so that a thread slowed by another process on a shared machine
-  // does not hold the others back; even panel counts keep the two-panel decode tiles whole.
-  constexpr int kTargetChunks = 64;
-  int chunk = std::max(1, (panels + kTargetChunks - 1) / kTargetChunks);
-  chunk += chunk % 2;
-  const int num_chunks = (panels + chunk - 1) / chunk;
-  ParallelFor(num_chunks,
-              [&](int c) { PanelRange(a, c * chunk, std::min(panels, (c + 1) * chunk)); });
+  // Chunks of panels grabbed dynamically, so that a thread slowed by another process on a
+  // shared machine does not hold the others back: big chunks for the first ~3/4 of the panels
+  // (few grabs), two-panel chunks for the rest, so the threads also finish close together.
+  // Even sizes keep the two-panel decode tiles whole.
+  constexpr int kBigChunks = 32;
+  constexpr int kSmall = 2;
+  int big = std::max(kSmall, panels * 3 / 4 / kBigChunks);
+  big += big % 2;
+  const int num_big = panels * 3 / 4 / big;
+  const int big_end = num_big * big;
+  const int num_chunks = num_big + (panels - big_end + kSmall - 1) / kSmall;
+  ParallelFor(num_chunks, [&](int c) {
+    const int begin = c < num_big ? c * big : big_end + (c - num_big) * kSmall;
+    const int end = std::min(panels, c < num_big ? begin + big : begin + kSmall);
+    PanelRange(a, begin, end);
+  });
 }
 
 }  // namespace corvid
