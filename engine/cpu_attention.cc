@@ -114,14 +114,19 @@ constexpr ValuesFn kValues[] = {WeightedValues<1>, WeightedValues<2>, WeightedVa
 
 }  // namespace
 
-void WriteKvRow(const PagedKvLayer& kv, const TokenKv& token, const float* k, const float* v) {
+void WriteKvHead(const PagedKvLayer& kv, const TokenKv& token, int h, const float* k,
+                 const float* v) {
   const int bs = kv.block_size, hd = kv.head_dim;
   const int32_t block = token.block_table[token.position / bs];
   const int slot = token.position % bs;
+  float* kd = kv.KHead(block, h) + slot;
+  for (int d = 0; d < hd; ++d) kd[d * bs] = k[d];
+  std::memcpy(kv.VHead(block, h) + slot * hd, v, sizeof(float) * hd);
+}
+
+void WriteKvRow(const PagedKvLayer& kv, const TokenKv& token, const float* k, const float* v) {
   for (int h = 0; h < kv.num_kv_heads; ++h) {
-    float* kd = kv.KHead(block, h) + slot;
-    for (int d = 0; d < hd; ++d) kd[d * bs] = k[h * hd + d];
-    std::memcpy(kv.VHead(block, h) + slot * hd, v + h * hd, sizeof(float) * hd);
+    WriteKvHead(kv, token, h, k + h * kv.head_dim, v + h * kv.head_dim);
   }
 }
 
@@ -133,25 +138,32 @@ void WriteKv(const PagedKvLayer& kv, const TokenKv* tokens, int num_tokens, cons
   });
 }
 
-void Attention(const AttentionArgs& a) {
+void AttendHead(const AttentionArgs& a, int t, int h) {
+  thread_local std::vector<float> own;
   const PagedKvLayer& kv = *a.kv;
   const int group = a.num_heads / kv.num_kv_heads;
   const int hd = kv.head_dim;
+  const TokenKv& tok = a.tokens[t];
+  const int n = tok.position + 1;
+  float* scores;
+  if (a.scratch != nullptr) {
+    scores = a.scratch + CurrentTeamMember().index * a.scratch_stride;
+  } else {
+    if (own.size() < static_cast<size_t>(n)) own.resize(n);
+    scores = own.data();
+  }
+  const float* q = a.q + static_cast<int64_t>(t) * a.q_stride + h * hd;
+  Scores(kv, tok.block_table, h / group, q, n, a.scale, scores);
+  const float total = SoftmaxWeights(scores, n);
   const int chunks = (hd + kLanes - 1) / kLanes;
   const ValuesFn values = chunks <= 8 ? kValues[chunks - 1] : WeightedValuesWide;
-  ParallelFor(a.num_tokens * a.num_heads, [&](int item) {
-    thread_local std::vector<float> scores;
-    const int t = item / a.num_heads;
-    const int h = item % a.num_heads;
-    const TokenKv& tok = a.tokens[t];
-    const int n = tok.position + 1;
-    if (scores.size() < static_cast<size_t>(n)) scores.resize(n);
-    const float* q = a.q + static_cast<int64_t>(t) * a.q_stride + h * hd;
-    Scores(kv, tok.block_table, h / group, q, n, a.scale, scores.data());
-    const float total = SoftmaxWeights(scores.data(), n);
-    values(kv, tok.block_table, h / group, scores.data(), n, total,
-           a.out + static_cast<int64_t>(t) * a.out_stride + h * hd);
-  });
+  values(kv, tok.block_table, h / group, scores, n, total,
+         a.out + static_cast<int64_t>(t) * a.out_stride + h * hd);
+}
+
+void Attention(const AttentionArgs& a) {
+  ParallelFor(a.num_tokens * a.num_heads,
+              [&](int item) { AttendHead(a, item / a.num_heads, item % a.num_heads); });
 }
 
 }  // namespace corvid

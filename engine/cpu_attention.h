@@ -34,6 +34,9 @@ struct TokenKv {
 
 // Stores one token's K and V rows (num_kv_heads * head_dim floats each) into its slot.
 void WriteKvRow(const PagedKvLayer& kv, const TokenKv& token, const float* k, const float* v);
+// The same for KV head `h` alone (head_dim floats each).
+void WriteKvHead(const PagedKvLayer& kv, const TokenKv& token, int h, const float* k,
+                 const float* v);
 
 // Work-shared (see cpu_parallel.h). Stores every token's K and V rows (num_kv_heads * head_dim
 // floats at k + t * row_stride and v + t * row_stride) into its position's slot.
@@ -50,6 +53,10 @@ struct AttentionArgs {
   float scale = 1.0f;    // applied to q.k
   float* out = nullptr;  // [T, out_stride]; head h at h * head_dim
   int out_stride = 0;
+  // Score buffers, one of `scratch_stride` (>= every position + 1) floats per team member; when
+  // null, each thread grows a buffer of its own (which allocates as contexts grow).
+  float* scratch = nullptr;
+  int64_t scratch_stride = 0;
 };
 
 // Work-shared. softmax(q.k * scale) . v per query head over positions [0, position] (the K/V
@@ -58,6 +65,8 @@ struct AttentionArgs {
 // by the softmax sum: it depends only on its own q and its sequence's cache, never on the rest
 // of the batch or the block size.
 void Attention(const AttentionArgs& a);
+// Attention for token t, query head h alone (not work-shared).
+void AttendHead(const AttentionArgs& a, int t, int h);
 
 }  // namespace corvid
 

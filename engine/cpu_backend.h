@@ -19,6 +19,10 @@ struct CpuBackendOptions {
   // KV cache size: num_kv_blocks when > 0, else as many blocks as fit in kv_cache_bytes.
   int num_kv_blocks = 0;
   int64_t kv_cache_bytes = int64_t{256} << 20;
+  // Steps with fewer matmul FLOPs than this run on the calling thread alone: below it, the
+  // team's barriers (tens per step) cost more than the second thread gives back (e.g. every
+  // decode step of stories260K). 0 = always use the team.
+  double parallel_min_flops = 1e7;
 };
 
 // Converts the weights to fp32 (the store may be released afterwards) and allocates the KV

@@ -18,6 +18,21 @@ constexpr int kMaxTileTokens = kLanes == 16 ? 12 : 6;
 // prefetcher alone leaves a few percent of bandwidth unused when the FMAs keep the core busy.
 constexpr int kPrefetchRows = 16;
 
+// y[t][n .. n + kLanes) = (accumulate ? y : 0) + (dots + bias), rows past N left alone.
+inline void StoreOutputs(const MatMulArgs& a, VecF dots, int t, int n) {
+  const int valid = std::min(kLanes, a.w.rows - n);
+  float* y = a.y + static_cast<int64_t>(t) * a.ldy + n;
+  if (valid == kLanes) {
+    if (a.bias != nullptr) dots = simd::VAdd(dots, simd::VLoad(a.bias + n));
+    if (a.accumulate) dots = simd::VAdd(simd::VLoad(y), dots);
+    simd::VStore(y, dots);
+  } else {
+    if (a.bias != nullptr) dots = simd::VAdd(dots, simd::VLoadPartial(a.bias + n, valid));
+    if (a.accumulate) dots = simd::VAdd(simd::VLoadPartial(y, valid), dots);
+    simd::VStorePartial(y, dots, valid);
+  }
+}
+
 // NP panels x TT tokens: 2 * NP * TT accumulators. x[t][k] is broadcast and multiplied into the
 // panel's k-th row of weights, so each lane accumulates one output over k in order.
 template <int NP, int TT>
@@ -49,22 +64,8 @@ void Tile(const MatMulArgs& a, int panel0, int t0) {
   }
   for (int v = 0; v < V; ++v) {
     const int n = panel0 * kPanelRows + v * kLanes;
-    const int valid = std::min(kLanes, a.w.rows - n);
-    if (valid <= 0) break;
-    const VecF bias = a.bias == nullptr ? simd::VZero()
-                      : valid == kLanes ? simd::VLoad(a.bias + n)
-                                        : simd::VLoadPartial(a.bias + n, valid);
-    for (int t = 0; t < TT; ++t) {
-      float* y = a.y + static_cast<int64_t>(t0 + t) * a.ldy + n;
-      VecF r = a.bias == nullptr ? acc[v][t] : simd::VAdd(acc[v][t], bias);
-      if (valid == kLanes) {
-        if (a.accumulate) r = simd::VAdd(simd::VLoad(y), r);
-        simd::VStore(y, r);
-      } else {
-        if (a.accumulate) r = simd::VAdd(simd::VLoadPartial(y, valid), r);
-        simd::VStorePartial(y, r, valid);
-      }
-    }
+    if (n >= a.w.rows) break;
+    for (int t = 0; t < TT; ++t) StoreOutputs(a, acc[v][t], t0 + t, n);
   }
 }
 
@@ -117,14 +118,22 @@ void PackRow(float* packed, int k, int r, const float* row) {
 
 void MatMul(const MatMulArgs& a) {
   const int panels = (a.w.rows + kPanelRows - 1) / kPanelRows;
-  // Several chunks per thread, so that a thread slowed by another process on a shared machine
-  // does not hold the others back; even panel counts keep the two-panel decode tiles whole.
-  constexpr int kTargetChunks = 64;
-  int chunk = std::max(1, (panels + kTargetChunks - 1) / kTargetChunks);
-  chunk += chunk % 2;
-  const int num_chunks = (panels + chunk - 1) / chunk;
-  ParallelFor(num_chunks,
-              [&](int c) { PanelRange(a, c * chunk, std::min(panels, (c + 1) * chunk)); });
+  // Chunks of panels grabbed dynamically, so that a thread slowed by another process on a
+  // shared machine does not hold the others back: big chunks for the first ~3/4 of the panels
+  // (few grabs), two-panel chunks for the rest, so the threads also finish close together.
+  // Even sizes keep the two-panel decode tiles whole.
+  constexpr int kBigChunks = 32;
+  constexpr int kSmall = 2;
+  int big = std::max(kSmall, panels * 3 / 4 / kBigChunks);
+  big += big % 2;
+  const int num_big = panels * 3 / 4 / big;
+  const int big_end = num_big * big;
+  const int num_chunks = num_big + (panels - big_end + kSmall - 1) / kSmall;
+  ParallelFor(num_chunks, [&](int c) {
+    const int begin = c < num_big ? c * big : big_end + (c - num_big) * kSmall;
+    const int end = std::min(panels, c < num_big ? begin + big : begin + kSmall);
+    PanelRange(a, begin, end);
+  });
 }
 
 }  // namespace corvid

@@ -44,11 +44,13 @@ class ThreadTeam {
   std::vector<std::thread> workers_;
   const std::function<void()>* job_ = nullptr;
   bool stop_ = false;
-  std::atomic<uint32_t> job_generation_{0};
-  std::atomic<uint32_t> barrier_generation_{0};
-  std::atomic<int> arrived_{0};
-  std::atomic<int> loop_counter_{0};
-  std::atomic<int> sleepers_{0};
+  // One cache line each: waiters spin on the generations while others count arrivals and grab
+  // loop indices, and sharing a line would make every grab and every spin read contend.
+  alignas(64) std::atomic<uint32_t> job_generation_{0};
+  alignas(64) std::atomic<uint32_t> barrier_generation_{0};
+  alignas(64) std::atomic<int> arrived_{0};
+  alignas(64) std::atomic<int> loop_counter_{0};
+  alignas(64) std::atomic<int> sleepers_{0};
   std::mutex mu_;
   std::condition_variable cv_;
 };

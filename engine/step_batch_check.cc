@@ -29,28 +29,29 @@ absl::Status CheckBlockTable(const StepBatch& b, const KvCacheGeometry& g) {
 absl::Status CheckSequence(const StepBatch& b, size_t i, int64_t first_token,
                            const KvCacheGeometry& g) {
   const StepSequence& s = b.seqs[i];
-  const std::string who = absl::StrCat("seqs[", i, "] (seq_id ", s.seq_id, "): ");
+  // Built only on error: validation runs every step and must not allocate.
+  auto who = [&] { return absl::StrCat("seqs[", i, "] (seq_id ", s.seq_id, "): "); };
   if (s.num_query_tokens < 1 || s.context_len < s.num_query_tokens) {
-    return absl::InvalidArgumentError(absl::StrCat(who, "needs 1 <= num_query_tokens (",
+    return absl::InvalidArgumentError(absl::StrCat(who(), "needs 1 <= num_query_tokens (",
                                                    s.num_query_tokens, ") <= context_len (",
                                                    s.context_len, ")"));
   }
   const int64_t blocks = b.block_indptr[i + 1] - b.block_indptr[i];
   if (blocks * g.block_size < s.context_len) {
-    return absl::InvalidArgumentError(absl::StrCat(who, blocks, " blocks of ", g.block_size,
+    return absl::InvalidArgumentError(absl::StrCat(who(), blocks, " blocks of ", g.block_size,
                                                    " cannot hold context_len ", s.context_len));
   }
   const int32_t first_pos = s.context_len - s.num_query_tokens;
   for (int32_t t = 0; t < s.num_query_tokens; ++t) {
     if (b.positions[first_token + t] != first_pos + t) {
-      return absl::InvalidArgumentError(absl::StrCat(who, "positions[", first_token + t, "] is ",
+      return absl::InvalidArgumentError(absl::StrCat(who(), "positions[", first_token + t, "] is ",
                                                      b.positions[first_token + t], ", expected ",
                                                      first_pos + t));
     }
   }
   if (s.sample && (s.sampling == nullptr || s.prompt == nullptr || s.output == nullptr)) {
     return absl::InvalidArgumentError(
-        absl::StrCat(who, "sample is set but sampling, prompt or output is null"));
+        absl::StrCat(who(), "sample is set but sampling, prompt or output is null"));
   }
   return absl::OkStatus();
 }

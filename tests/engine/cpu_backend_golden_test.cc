@@ -89,6 +89,7 @@ class CpuBackendGolden : public ::testing::TestWithParam<std::string> {
     o.num_threads = threads;
     o.block_size = block_size;
     o.num_kv_blocks = 64;
+    o.parallel_min_flops = 0;  // always use the team, however small the step
     auto b = CreateCpuBackend(config_, *store_, o);
     EXPECT_TRUE(b.ok()) << b.status();
     return b.ok() ? std::move(*b) : nullptr;
@@ -202,6 +203,15 @@ TEST_P(CpuBackendInvariance, ChunkedPrefillEqualsOneShot) {
   const std::vector<float> got = Step(*chunked, {{&b, c3, true}});
   EXPECT_EQ(got, want);
   EXPECT_EQ(b.output, a.output);
+  // One token per step (the backend's fused decode path) lands on the same bits too.
+  auto stepwise = Make(2, 4);
+  TestSeq d = GreedySeq();
+  d.prompt = tokens;
+  std::vector<float> last;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    last = Step(*stepwise, {{&d, {tokens[i]}, i + 1 == tokens.size()}});
+  }
+  EXPECT_EQ(last, want);
   // And the decode that follows agrees too, so the cached K/V are the same.
   EXPECT_EQ(Step(*chunked, {{&b, {b.output.back()}, true}}),
             Step(*one_shot, {{&a, {a.output.back()}, true}}));

@@ -162,6 +162,7 @@ TEST_P(CpuBackendReference, LogitsMatchNaiveDoubleForward) {
   options.num_threads = 2;
   options.block_size = v.block_size;
   options.num_kv_blocks = 32;
+  options.parallel_min_flops = 0;
   auto backend = CreateCpuBackend(*config, **store, options);
   ASSERT_TRUE(backend.ok()) << backend.status();
 
