@@ -22,20 +22,24 @@ template <typename C>
 __device__ __forceinline__ void LoadStage(const uint16_t* a, int lda, const uint16_t* b, int ldb,
                                           uint16_t* s_a, uint16_t* s_b, int m0, int n0, int k0,
                                           int m, int n, int k) {
+  // Rows past m (or n) are not loaded at all: their stale contents only reach output rows
+  // (columns) that are never stored, because an mma row depends on its own A row alone. Past k,
+  // valid rows are zero-filled on both sides so that no stale value meets a real one.
   constexpr int kChunks = C::BK / 8;
-  for (int idx = threadIdx.x; idx < C::BM * kChunks; idx += C::kThreads) {
+  const int a_rows = min(C::BM, m - m0), b_rows = min(C::BN, n - n0);
+  for (int idx = threadIdx.x; idx < a_rows * kChunks; idx += C::kThreads) {
     const int r = idx / kChunks, c = idx % kChunks;
-    const int gm = m0 + r, gk = k0 + c * 8;
-    const bool ok = gm < m && gk < k;
-    CpAsync16(s_a + r * C::kStride + c * 8, ok ? a + static_cast<int64_t>(gm) * lda + gk : a,
-              ok ? 16 : 0);
+    const int gk = k0 + c * 8;
+    const bool ok = gk < k;
+    CpAsync16(s_a + r * C::kStride + c * 8,
+              ok ? a + static_cast<int64_t>(m0 + r) * lda + gk : a, ok ? 16 : 0);
   }
-  for (int idx = threadIdx.x; idx < C::BN * kChunks; idx += C::kThreads) {
+  for (int idx = threadIdx.x; idx < b_rows * kChunks; idx += C::kThreads) {
     const int r = idx / kChunks, c = idx % kChunks;
-    const int gn = n0 + r, gk = k0 + c * 8;
-    const bool ok = gn < n && gk < k;
-    CpAsync16(s_b + r * C::kStride + c * 8, ok ? b + static_cast<int64_t>(gn) * ldb + gk : b,
-              ok ? 16 : 0);
+    const int gk = k0 + c * 8;
+    const bool ok = gk < k;
+    CpAsync16(s_b + r * C::kStride + c * 8,
+              ok ? b + static_cast<int64_t>(n0 + r) * ldb + gk : b, ok ? 16 : 0);
   }
 }
 

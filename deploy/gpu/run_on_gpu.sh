@@ -19,7 +19,7 @@ run_tests() {
   local failed=0
   for t in "$pack"/bin/gpu_*_test; do
     echo "== $(basename "$t")"
-    timeout 400 "$t" --gtest_brief=1 >"$OUT/$(basename "$t").log" 2>&1
+    timeout 180 "$t" --gtest_brief=1 >"$OUT/$(basename "$t").log" 2>&1
     local rc=$?
     tail -n 25 "$OUT/$(basename "$t").log"
     [ $rc -ne 0 ] && failed=1 && echo "!! $(basename "$t") exit $rc"
@@ -28,7 +28,7 @@ run_tests() {
 }
 
 run_bench() {
-  timeout 420 "$pack/bin/corvid-bench" --gemm_table --attention_out "$OUT/attn.txt" "$@" 2>&1 |
+  timeout 300 "$pack/bin/corvid-bench" --gemm_table --attention_out "$OUT/attn.txt" "$@" 2>&1 |
     tee "$OUT/bench.log"
   python3 "$pack/attention_ref.py" "$OUT/attn.txt" 2>&1 | tee -a "$OUT/bench.log"
 }

@@ -112,10 +112,15 @@ absl::Status CudaBackendImpl::SampleAndCollect(const StepBatch& batch, StepResul
 
   const auto* res = h_results_.as<kernels::SampleResult>();
   result->tokens.resize(num_rows);
+  std::vector<const SamplingParams*> params;
+  for (const StepSequence& s : batch.seqs) {
+    if (s.sample) params.push_back(s.sampling);
+  }
   for (int i = 0; i < num_rows; ++i) {
     SampledToken& t = result->tokens[i];
     t.token = res[i].token;
-    t.logprob = res[i].logprob;
+    // As the CPU sampler: a logprob only when asked for.
+    t.logprob = (params[i]->logprobs || params[i]->top_logprobs > 0) ? res[i].logprob : 0.0f;
     t.top_logprobs.clear();
     for (int j = 0; j < res[i].num_top; ++j) {
       t.top_logprobs.emplace_back(res[i].top_ids[j], res[i].top_logprobs[j]);
