@@ -12,7 +12,6 @@ namespace corvid::kernels {
 namespace {
 
 constexpr int kThreads = 128;
-constexpr int kTile = 128;
 constexpr float kLog2e = 1.4426950408889634f;
 
 template <typename T, int D>
@@ -28,6 +27,7 @@ __global__ void __launch_bounds__(kThreads)
     DecodeAttentionKernel(DecodeAttentionParams p, int group, int group_chunks) {
   constexpr int kTpr = D / 8;             // threads per key row
   constexpr int kRpi = kThreads / kTpr;   // key rows per pass of the block
+  constexpr int kTile = kRpi > 64 ? kRpi : 64;  // keys per tile
   constexpr int kLoads = kTile / kRpi;    // key rows per thread per tile
   constexpr int kBatch = kLoads < 8 ? kLoads : 8;
   __shared__ float s_p[G][kTile];
@@ -105,6 +105,15 @@ __global__ void __launch_bounds__(kThreads)
         }
       }
     }
+    // Issue the first value loads now so that they fly during the softmax update.
+    uint4 v_pre[kBatch];
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int tok = tile0 + b * kRpi + r;
+      v_pre[b] = tok < end ? *reinterpret_cast<const uint4*>(
+                                 KvRow<T, D>(vc, blocks, tok, kvh, p.kv, c * 8))
+                           : make_uint4(0, 0, 0, 0);
+    }
     __syncthreads();
     // Online-softmax update, one warp per head.
     for (int g = warp; g < G; g += kThreads / 32) {
@@ -142,9 +151,13 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int b = 0; b < kBatch; ++b) {
         const int tok = tile0 + (i0 + b) * kRpi + r;
-        vv[b] = tok < end ? *reinterpret_cast<const uint4*>(
-                                KvRow<T, D>(vc, blocks, tok, kvh, p.kv, c * 8))
-                          : make_uint4(0, 0, 0, 0);
+        if (i0 == 0) {
+          vv[b] = v_pre[b];
+        } else {
+          vv[b] = tok < end ? *reinterpret_cast<const uint4*>(
+                                  KvRow<T, D>(vc, blocks, tok, kvh, p.kv, c * 8))
+                            : make_uint4(0, 0, 0, 0);
+        }
       }
 #pragma unroll
       for (int b = 0; b < kBatch; ++b) {

@@ -139,12 +139,22 @@ using Cfg4 = Cfg<64, 64, 64, 2, 2, 4>;
 using Cfg5 = Cfg<128, 64, 32, 4, 2, 4>;
 using Cfg6 = Cfg<128, 128, 32, 2, 4, 4>;
 using Cfg7 = Cfg<64, 128, 32, 2, 4, 4>;
+// Longer K stages (512-byte row segments per stage stream better), and 64x64 warp tiles
+// (more mma per ldmatrix) for prefill.
+using Cfg8 = Cfg<16, 32, 256, 1, 2, 3>;
+using Cfg9 = Cfg<32, 32, 256, 2, 2, 3>;
+using Cfg10 = Cfg<64, 32, 128, 4, 1, 4>;
+using Cfg11 = Cfg<64, 64, 128, 2, 2, 3>;
+using Cfg12 = Cfg<128, 128, 64, 2, 2, 3>;
+using Cfg13 = Cfg<128, 256, 64, 2, 4, 3>;
 
 constexpr const char* kConfigNames[] = {
-    "16x16x256/1w/4s", "16x32x128/2w/4s", "16x64x128/4w/3s", "32x32x128/4w/4s",
-    "64x64x64/4w/4s",  "128x64x32/8w/4s", "128x128x32/8w/4s", "64x128x32/8w/4s"};
-constexpr int kConfigRows[] = {16, 16, 16, 32, 64, 128, 128, 64};
-constexpr int kNumConfigs = 8;
+    "16x16x256/1w/4s",  "16x32x128/2w/4s",  "16x64x128/4w/3s",  "32x32x128/4w/4s",
+    "64x64x64/4w/4s",   "128x64x32/8w/4s",  "128x128x32/8w/4s", "64x128x32/8w/4s",
+    "16x32x256/2w/3s",  "32x32x256/4w/3s",  "64x32x128/4w/4s",  "64x64x128/4w/3s",
+    "128x128x64/4w/3s", "128x256x64/8w/3s"};
+constexpr int kConfigRows[] = {16, 16, 16, 32, 64, 128, 128, 64, 16, 32, 64, 64, 128, 128};
+constexpr int kNumConfigs = 14;
 
 template <typename T, bool kF32Out, typename C>
 KernelError LaunchConfig(const void* a, int lda, const void* b, int ldb, void* c, int m, int n,
@@ -172,6 +182,12 @@ KernelError LaunchTyped(int config, const void* a, int lda, const void* b, int l
     case 5: return LaunchConfig<T, kF32Out, Cfg5>(a, lda, b, ldb, c, m, n, k, s);
     case 6: return LaunchConfig<T, kF32Out, Cfg6>(a, lda, b, ldb, c, m, n, k, s);
     case 7: return LaunchConfig<T, kF32Out, Cfg7>(a, lda, b, ldb, c, m, n, k, s);
+    case 8: return LaunchConfig<T, kF32Out, Cfg8>(a, lda, b, ldb, c, m, n, k, s);
+    case 9: return LaunchConfig<T, kF32Out, Cfg9>(a, lda, b, ldb, c, m, n, k, s);
+    case 10: return LaunchConfig<T, kF32Out, Cfg10>(a, lda, b, ldb, c, m, n, k, s);
+    case 11: return LaunchConfig<T, kF32Out, Cfg11>(a, lda, b, ldb, c, m, n, k, s);
+    case 12: return LaunchConfig<T, kF32Out, Cfg12>(a, lda, b, ldb, c, m, n, k, s);
+    case 13: return LaunchConfig<T, kF32Out, Cfg13>(a, lda, b, ldb, c, m, n, k, s);
     default: return kKernelInvalidValue;
   }
 }
