@@ -89,8 +89,14 @@ absl::Status CudaBackendImpl::SampleAndCollect(const StepBatch& batch, StepResul
   auto* d_rows = d_rows_.as<kernels::SamplingRow>();
   auto* d_entries = d_entries_.as<kernels::PenaltyEntry>();
   auto* d_results = d_results_.as<kernels::SampleResult>();
-  KERNEL_RETURN_IF_ERROR(
-      kernels::LaunchLogprobs(logits, vocab, d_rows, num_rows, d_results, stream_));
+  bool need_logprobs = false;
+  for (const StepSequence& s : batch.seqs) {
+    need_logprobs |= s.sample && (s.sampling->logprobs || s.sampling->top_logprobs > 0);
+  }
+  if (need_logprobs) {  // a full pass over every row's logits; skipped when nobody asked
+    KERNEL_RETURN_IF_ERROR(
+        kernels::LaunchLogprobs(logits, vocab, d_rows, num_rows, d_results, stream_));
+  }
   int logits_span = 0;
   if (batch.return_logits) {  // raw logits, before the penalties touch them
     for (const kernels::SamplingRow& r : rows_) logits_span = std::max(logits_span, r.logits_row + 1);

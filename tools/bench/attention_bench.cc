@@ -125,9 +125,9 @@ absl::Status TimeAttention(std::vector<AttentionCase>* cases) {
       p.out = s.out.data();
       p.kv = kv;
       p.row_ctx = s.ctx.as<int32_t>();
-      p.split_tokens = 64;
+      p.split_tokens = 128;
       p.split_cap = 16;
-      p.max_splits = kernels::DecodeSplits(c.len, 64, 16);
+      p.max_splits = kernels::DecodeSplits(c.len, 128, 16);
       p.partial_out = s.partial.as<float>();
       p.partial_ml = s.ml.as<float>();
       p.num_rows = c.batch;
