@@ -1,29 +1,19 @@
 // Split-KV paged attention for single query tokens ("rows"), see paged_attention.h.
 //
 // Memory is the bound: each block streams one KV head's keys and values of one row's split
-// once, for all query heads of the group. Tiles of keys and values are gathered from the paged
-// cache with cp.async into a double-buffered shared-memory ring, so the next tile is in flight
-// while the current one is scored (a key row is read by head_dim / 8 threads, 16 bytes each),
-// the online softmax is updated per head, and the values are accumulated. Per-thread partial
-// outputs are reduced through shared memory (aliasing the ring) at the end.
-#include "kernels/mma_utils.cuh"
+// once, for all query heads of the group. A key row of head_dim elements is read by
+// head_dim / 8 threads with 16-byte loads (coalesced), several rows in flight per thread.
+// Per 128-key tile: scores to shared memory, an online-softmax update per head, then the
+// value pass; the per-thread partial outputs are reduced through shared memory at the end.
+#include "kernels/cuda_utils.cuh"
 #include "kernels/paged_attention.h"
 
 namespace corvid::kernels {
 namespace {
 
 constexpr int kThreads = 128;
+constexpr int kTile = 128;
 constexpr float kLog2e = 1.4426950408889634f;
-
-template <int D>
-struct DecodeShape {
-  static constexpr int kTpr = D / 8;                   // threads per key row
-  static constexpr int kRpi = kThreads / kTpr;         // key rows per pass of the block
-  static constexpr int kTile = kRpi > 64 ? kRpi : 64;  // keys per tile
-  static constexpr int kLoads = kTile / kRpi;          // key rows per thread per tile
-  static constexpr int kStride = D + 8;                // shared row, padded by 16 bytes
-  static constexpr int kRingBytes = 2 * 2 * kTile * kStride * 2;  // K and V, two buffers
-};
 
 template <typename T, int D>
 __device__ __forceinline__ const T* KvRow(const T* cache, const int32_t* blocks, int tok,
@@ -33,36 +23,16 @@ __device__ __forceinline__ const T* KvRow(const T* cache, const int32_t* blocks,
   return cache + ((blk * kv.num_kv_heads + kvh) * kv.block_size + off) * D + col;
 }
 
-// Issues the copies of keys and values [t0, min(t0 + kTile, end)) into one ring buffer;
-// rows past `end` are zero-filled.
-template <typename T, int D>
-__device__ __forceinline__ void LoadTile(T* s_k, T* s_v, const PagedKvView& kv,
-                                         const int32_t* blocks, int kvh, int t0, int end) {
-  using S = DecodeShape<D>;
-  const T* kc = static_cast<const T*>(kv.k_cache);
-  const T* vc = static_cast<const T*>(kv.v_cache);
-  for (int idx = threadIdx.x; idx < S::kTile * S::kTpr; idx += kThreads) {
-    const int row = idx / S::kTpr, ch = idx % S::kTpr;
-    const int tok = t0 + row;
-    const bool valid = tok < end;
-    CpAsync16(s_k + row * S::kStride + ch * 8,
-              valid ? KvRow<T, D>(kc, blocks, tok, kvh, kv, ch * 8) : kc, valid ? 16 : 0);
-    CpAsync16(s_v + row * S::kStride + ch * 8,
-              valid ? KvRow<T, D>(vc, blocks, tok, kvh, kv, ch * 8) : vc, valid ? 16 : 0);
-  }
-}
-
 template <typename T, int D, int G>
 __global__ void __launch_bounds__(kThreads)
     DecodeAttentionKernel(DecodeAttentionParams p, int group, int group_chunks) {
-  using S = DecodeShape<D>;
-  constexpr int kTpr = S::kTpr, kRpi = S::kRpi, kTile = S::kTile, kLoads = S::kLoads;
-  extern __shared__ __align__(16) unsigned char ring_raw[];
-  T* s_k = reinterpret_cast<T*>(ring_raw);           // [2][kTile][kStride]
-  T* s_v = s_k + 2 * kTile * S::kStride;             // [2][kTile][kStride]
-  float* s_red = reinterpret_cast<float*>(ring_raw);  // [kRpi][G][D], after the last tile
+  constexpr int kTpr = D / 8;             // threads per key row
+  constexpr int kRpi = kThreads / kTpr;   // key rows per pass of the block
+  constexpr int kLoads = kTile / kRpi;    // key rows per thread per tile
+  constexpr int kBatch = kLoads < 8 ? kLoads : 8;
   __shared__ float s_p[G][kTile];
   __shared__ float s_alpha[G], s_m[G], s_l[G];
+  __shared__ float s_red[kRpi][G][D];
 
   const int split = blockIdx.x;
   const int kvh = blockIdx.y / group_chunks;
@@ -80,11 +50,6 @@ __global__ void __launch_bounds__(kThreads)
   const int end = min(ctx, begin + per_split);
   const int tid = threadIdx.x, r = tid / kTpr, c = tid % kTpr;
   const int warp = tid >> 5, lane = tid & 31;
-  const int32_t* blocks = (ctx > 0) ? p.kv.block_ids + p.kv.block_indptr[seq] : nullptr;
-  if (begin < end) {
-    LoadTile<T, D>(s_k, s_v, p.kv, blocks, kvh, begin, end);
-    CpAsyncCommit();
-  }
 
   float q[G][8], acc[G][8];
   const T* qbase =
@@ -107,34 +72,37 @@ __global__ void __launch_bounds__(kThreads)
     s_m[tid] = -INFINITY;
     s_l[tid] = 0.0f;
   }
+  const T* kc = static_cast<const T*>(p.kv.k_cache);
+  const T* vc = static_cast<const T*>(p.kv.v_cache);
+  const int32_t* blocks = (ctx > 0) ? p.kv.block_ids + p.kv.block_indptr[seq] : nullptr;
+  __syncthreads();
 
-  for (int tile0 = begin, t = 0; tile0 < end; tile0 += kTile, ++t) {
-    const int buf = t & 1;
-    if (tile0 + kTile < end) {
-      LoadTile<T, D>(s_k + (buf ^ 1) * kTile * S::kStride, s_v + (buf ^ 1) * kTile * S::kStride,
-                     p.kv, blocks, kvh, tile0 + kTile, end);
-      CpAsyncCommit();
-      CpAsyncWait<1>();
-    } else {
-      CpAsyncWait<0>();
-    }
-    __syncthreads();  // this tile landed for everyone (and s_m / s_l are initialised)
-    const T* tk = s_k + buf * kTile * S::kStride;
-    const T* tv = s_v + buf * kTile * S::kStride;
+  for (int tile0 = begin; tile0 < end; tile0 += kTile) {
     // Scores.
 #pragma unroll
-    for (int i = 0; i < kLoads; ++i) {
-      const int j = i * kRpi + r;
-      float k[8];
-      Unpack8<T>(*reinterpret_cast<const uint4*>(tk + j * S::kStride + c * 8), k);
+    for (int i0 = 0; i0 < kLoads; i0 += kBatch) {
+      uint4 kv[kBatch];
 #pragma unroll
-      for (int g = 0; g < G; ++g) {
-        float dot = 0.0f;
+      for (int b = 0; b < kBatch; ++b) {
+        const int tok = tile0 + (i0 + b) * kRpi + r;
+        kv[b] = tok < end ? *reinterpret_cast<const uint4*>(
+                                KvRow<T, D>(kc, blocks, tok, kvh, p.kv, c * 8))
+                          : make_uint4(0, 0, 0, 0);
+      }
 #pragma unroll
-        for (int e = 0; e < 8; ++e) dot = fmaf(q[g][e], k[e], dot);
+      for (int b = 0; b < kBatch; ++b) {
+        const int j = (i0 + b) * kRpi + r;
+        float k[8];
+        Unpack8<T>(kv[b], k);
 #pragma unroll
-        for (int o = kTpr / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
-        if (c == 0) s_p[g][j] = (tile0 + j < end) ? dot : -INFINITY;
+        for (int g = 0; g < G; ++g) {
+          float dot = 0.0f;
+#pragma unroll
+          for (int e = 0; e < 8; ++e) dot = fmaf(q[g][e], k[e], dot);
+#pragma unroll
+          for (int o = kTpr / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+          if (c == 0) s_p[g][j] = (tile0 + j < end) ? dot : -INFINITY;
+        }
       }
     }
     __syncthreads();
@@ -161,7 +129,7 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
     __syncthreads();
-    // Values (zero-filled past `end`, where p is 0).
+    // Values.
 #pragma unroll
     for (int g = 0; g < G; ++g) {
       const float alpha = s_alpha[g];
@@ -169,26 +137,36 @@ __global__ void __launch_bounds__(kThreads)
       for (int e = 0; e < 8; ++e) acc[g][e] *= alpha;
     }
 #pragma unroll
-    for (int i = 0; i < kLoads; ++i) {
-      const int j = i * kRpi + r;
-      float v[8];
-      Unpack8<T>(*reinterpret_cast<const uint4*>(tv + j * S::kStride + c * 8), v);
+    for (int i0 = 0; i0 < kLoads; i0 += kBatch) {
+      uint4 vv[kBatch];
 #pragma unroll
-      for (int g = 0; g < G; ++g) {
-        const float pj = s_p[g][j];
+      for (int b = 0; b < kBatch; ++b) {
+        const int tok = tile0 + (i0 + b) * kRpi + r;
+        vv[b] = tok < end ? *reinterpret_cast<const uint4*>(
+                                KvRow<T, D>(vc, blocks, tok, kvh, p.kv, c * 8))
+                          : make_uint4(0, 0, 0, 0);
+      }
 #pragma unroll
-        for (int e = 0; e < 8; ++e) acc[g][e] = fmaf(pj, v[e], acc[g][e]);
+      for (int b = 0; b < kBatch; ++b) {
+        const int j = (i0 + b) * kRpi + r;
+        float v[8];
+        Unpack8<T>(vv[b], v);
+#pragma unroll
+        for (int g = 0; g < G; ++g) {
+          const float pj = s_p[g][j];
+#pragma unroll
+          for (int e = 0; e < 8; ++e) acc[g][e] = fmaf(pj, v[e], acc[g][e]);
+        }
       }
     }
-    __syncthreads();  // the ring buffer and s_p are reused by the next tile
+    __syncthreads();
   }
-  if (begin >= end) __syncthreads();  // s_m / s_l initialised before they are read below
 
-  // Reduce the per-thread partial sums over the kRpi key-row groups (the ring is free now).
+  // Reduce the per-thread partial sums over the kRpi key-row groups.
 #pragma unroll
   for (int g = 0; g < G; ++g) {
 #pragma unroll
-    for (int e = 0; e < 8; ++e) s_red[(r * G + g) * D + c * 8 + e] = acc[g][e];
+    for (int e = 0; e < 8; ++e) s_red[r][g][c * 8 + e] = acc[g][e];
   }
   __syncthreads();
   for (int idx = tid; idx < G * D; idx += kThreads) {
@@ -196,7 +174,7 @@ __global__ void __launch_bounds__(kThreads)
     if (g >= nheads) continue;
     float sum = 0.0f;
 #pragma unroll 4
-    for (int rr = 0; rr < kRpi; ++rr) sum += s_red[(rr * G + g) * D + d];
+    for (int rr = 0; rr < kRpi; ++rr) sum += s_red[rr][g][d];
     if (num_splits == 1) {
       const int64_t out_row = static_cast<int64_t>(token) * p.num_heads + head0 + g;
       const float l = s_l[g];
@@ -241,16 +219,9 @@ __global__ void CombineSplitsKernel(DecodeAttentionParams p) {
 
 template <typename T, int D, int G>
 KernelError LaunchWithGroup(const DecodeAttentionParams& p, int group, cudaStream_t stream) {
-  // The ring also holds the final reduction.
-  constexpr int kRed = DecodeShape<D>::kRpi * G * D * 4;
-  constexpr int kRing = DecodeShape<D>::kRingBytes;
-  constexpr int kBytes = kRing > kRed ? kRing : kRed;
-  static const cudaError_t attr = cudaFuncSetAttribute(
-      DecodeAttentionKernel<T, D, G>, cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes);
-  if (attr != cudaSuccess) return static_cast<KernelError>(attr);
   const int chunks = (group + G - 1) / G;
   const dim3 grid(p.max_splits, p.kv.num_kv_heads * chunks, p.num_rows);
-  DecodeAttentionKernel<T, D, G><<<grid, kThreads, kBytes, stream>>>(p, group, chunks);
+  DecodeAttentionKernel<T, D, G><<<grid, kThreads, 0, stream>>>(p, group, chunks);
   return LastLaunchError();
 }
 

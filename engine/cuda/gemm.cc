@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -222,7 +224,9 @@ absl::Status GemmDispatcher::Autotune(const std::vector<GemmProblem>& problems,
       if (best.micros >= 0.0f) own[m] = best;
     }
     table_[key] = own;
-    if (!options_.batch_invariant) continue;
+    // CORVID_GEMM_FAMILY=tiled keeps corvid's own kernels (diagnosis and comparisons).
+    const char* family = std::getenv("CORVID_GEMM_FAMILY");
+    if (!options_.batch_invariant || (family && std::string(family) == "tiled")) continue;
     // Two invariant families: keep the one with the lower geometric-mean time over `ms`.
     using Table = std::map<int, Choice>;
     ASSIGN_OR_RETURN(Table lt, TuneLtFamily(p, ms, x.data()));
