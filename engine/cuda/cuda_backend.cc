@@ -128,7 +128,11 @@ absl::Status CudaBackendImpl::SampleAndCollect(const StepBatch& batch, StepResul
     // As the CPU sampler: a logprob only when asked for.
     t.logprob = (params[i]->logprobs || params[i]->top_logprobs > 0) ? res[i].logprob : 0.0f;
     t.top_logprobs.clear();
-    for (int j = 0; j < res[i].num_top; ++j) {
+    // num_top is only written by the logprobs pass, which runs only when someone asked.
+    const int num_top = params[i]->top_logprobs > 0
+                            ? std::clamp(res[i].num_top, 0, kernels::kMaxTopLogprobs)
+                            : 0;
+    for (int j = 0; j < num_top; ++j) {
       t.top_logprobs.emplace_back(res[i].top_ids[j], res[i].top_logprobs[j]);
     }
     if (t.token < 0 || t.token >= vocab) {
