@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -156,7 +157,7 @@ absl::StatusOr<std::map<int, GemmDispatcher::Choice>> GemmDispatcher::TuneLtFami
   // True when `c` run on consecutive slices of `rows` rows reproduces the reference rows.
   auto reproduces = [&](const Choice& c, int rows) -> bool {
     if (!lt_->Supports(c.algo, dtype_, p.y_f32, rows, p.n, p.k, p.k, p.ldw)) return false;
-    const int cover = std::min(max_m, std::max(rows, 128)) / rows * rows;
+    const int cover = std::min(max_m, std::max(rows, 64)) / rows * rows;
     for (int s = 0; s + rows <= cover; s += rows) {
       const char* xs = static_cast<const char*>(x) + size_t{2} * s * p.k;
       if (!RunChoice(c, xs, p.k, p.weights[0], p.ldw, y_tmp.as<char>() + row_bytes * s, p.y_f32,
@@ -174,15 +175,22 @@ absl::StatusOr<std::map<int, GemmDispatcher::Choice>> GemmDispatcher::TuneLtFami
     }
     return std::equal(got.begin(), got.end(), want.begin());
   };
+  // One pool of candidates for every batch size: what cuBLASLt proposes at any size (an
+  // algorithm proposed for large batches often serves small ones well and consistently).
+  std::vector<Choice> pool = {ref};
+  for (int m : ms) {
+    for (const auto& algo : lt_->Heuristics(dtype_, p.y_f32, m, p.n, p.k, p.k, p.ldw, 16)) {
+      const bool seen = std::any_of(pool.begin(), pool.end(), [&](const Choice& c) {
+        return std::memcmp(&c.algo, &algo, sizeof(algo)) == 0;
+      });
+      if (!seen) pool.push_back(Choice{Impl::kLt, 0, 0.0f, algo});
+    }
+  }
   int prev = 0;
   for (int m : ms) {
     const int lo = prev + 1;
     prev = m;
-    std::vector<Choice> cands;
-    for (const auto& algo : lt_->Heuristics(dtype_, p.y_f32, m, p.n, p.k, p.k, p.ldw, 8)) {
-      cands.push_back(Choice{Impl::kLt, 0, 0.0f, algo});
-    }
-    cands.push_back(ref);
+    std::vector<Choice> cands = pool;
     Choice best;
     best.micros = -1.0f;
     for (Choice& c : cands) {
@@ -217,7 +225,13 @@ absl::Status GemmDispatcher::Autotune(const std::vector<GemmProblem>& problems,
     for (int m : ms) {
       Choice best;
       best.micros = -1.0f;
-      for (Choice c : Candidates(m, p.k)) {
+      std::vector<Choice> cands = Candidates(m, p.k);
+      if (!options_.batch_invariant) {  // unverified cuBLASLt proposals may compete too
+        for (const auto& algo : lt_->Heuristics(dtype_, p.y_f32, m, p.n, p.k, p.k, p.ldw, 4)) {
+          cands.push_back(Choice{Impl::kLt, 0, 0.0f, algo});
+        }
+      }
+      for (Choice c : cands) {
         c.micros = TimeChoice(c, p, x.data(), y.data(), m);
         if (c.micros >= 0.0f && (best.micros < 0.0f || c.micros < best.micros)) best = c;
       }
