@@ -33,10 +33,17 @@ uint64_t NameHash(const std::string& s) {  // FNV-1a: stable across platforms an
 
 void Store(DType dtype, void* dst, int64_t i, float v) {
   switch (dtype) {
-    case DType::kF32: static_cast<float*>(dst)[i] = v; break;
-    case DType::kBF16: static_cast<uint16_t*>(dst)[i] = F32ToBf16(v); break;
-    case DType::kF16: static_cast<uint16_t*>(dst)[i] = F32ToF16(v); break;
-    default: break;  // callers only pass float dtypes
+    case DType::kF32:
+      static_cast<float*>(dst)[i] = v;
+      break;
+    case DType::kBF16:
+      static_cast<uint16_t*>(dst)[i] = F32ToBf16(v);
+      break;
+    case DType::kF16:
+      static_cast<uint16_t*>(dst)[i] = F32ToF16(v);
+      break;
+    default:
+      break;  // callers only pass float dtypes
   }
 }
 
@@ -77,7 +84,7 @@ void FillDummyTensor(const ModelConfig& config, const std::string& name,
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   if (absl::EndsWith(name, "norm.weight")) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
     for (int64_t i = 0; i < n; ++i) Store(dtype, dst, i, 1.0f);
     return;
   }
@@ -85,7 +92,7 @@ void FillDummyTensor(const ModelConfig& config, const std::string& name,
   const int64_t fan_in = shape.size() >= 2 ? shape.back() : config.hidden_size;
   const float a = 1.0f / std::sqrt(static_cast<float>(fan_in > 0 ? fan_in : 1));
   const uint64_t base = Mix(seed ^ NameHash(name));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
   for (int64_t i = 0; i < n; ++i) {
     const uint64_t r = Mix(base + static_cast<uint64_t>(i + 1) * kGamma);
     const float u = static_cast<float>(r >> 40) * (1.0f / 16777216.0f);  // [0, 1), 24 bits

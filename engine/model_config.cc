@@ -36,8 +36,8 @@ absl::StatusOr<Json> ParseObject(const std::string& text, const std::string& fil
 }
 
 // Reads an integer key; `required` decides whether absence is an error. Values must be > 0.
-absl::Status ReadPositiveInt(const Json& j, const char* key, const std::string& file,
-                             bool required, int* out) {
+absl::Status ReadPositiveInt(const Json& j, const char* key, const std::string& file, bool required,
+                             int* out) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) {
     if (required) return Invalid(file, absl::StrCat("missing required key '", key, "'"));
@@ -45,8 +45,8 @@ absl::Status ReadPositiveInt(const Json& j, const char* key, const std::string& 
   }
   if (!it->is_number_integer() || it->get<int64_t>() <= 0 ||
       it->get<int64_t>() > (int64_t{1} << 30)) {
-    return Invalid(file, absl::StrCat("key '", key, "' must be a positive integer, got ",
-                                      it->dump()));
+    return Invalid(file,
+                   absl::StrCat("key '", key, "' must be a positive integer, got ", it->dump()));
   }
   *out = static_cast<int>(it->get<int64_t>());
   return absl::OkStatus();
@@ -56,8 +56,8 @@ absl::Status ReadNumber(const Json& j, const char* key, const std::string& file,
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return absl::OkStatus();
   if (!it->is_number() || it->get<double>() <= 0) {
-    return Invalid(file, absl::StrCat("key '", key, "' must be a positive number, got ",
-                                      it->dump()));
+    return Invalid(file,
+                   absl::StrCat("key '", key, "' must be a positive number, got ", it->dump()));
   }
   *out = it->get<double>();
   return absl::OkStatus();
@@ -100,9 +100,9 @@ absl::Status ReadArchitecture(const Json& j, const std::string& file, ModelConfi
       return absl::OkStatus();
     }
   }
-  return Invalid(file, absl::StrCat("unsupported architecture '", c->architecture,
-                                    "' (model_type '", c->model_type, "'); supported: ",
-                                    absl::StrJoin(known, ", ")));
+  return Invalid(file,
+                 absl::StrCat("unsupported architecture '", c->architecture, "' (model_type '",
+                              c->model_type, "'); supported: ", absl::StrJoin(known, ", ")));
 }
 
 absl::Status ReadRopeScaling(const Json& j, const std::string& file, ModelConfig* c) {
@@ -124,6 +124,12 @@ absl::Status ReadRopeScaling(const Json& j, const std::string& file, ModelConfig
   RopeScaling rs;
   rs.type = type;
   const std::string sub = file + " rope_scaling";
+  for (const char* key :
+       {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"}) {
+    if (!it->contains(key)) {
+      return Invalid(file, absl::StrCat("missing required key 'rope_scaling.", key, "'"));
+    }
+  }
   RETURN_IF_ERROR(ReadNumber(*it, "factor", sub, &rs.factor));
   RETURN_IF_ERROR(ReadNumber(*it, "low_freq_factor", sub, &rs.low_freq_factor));
   RETURN_IF_ERROR(ReadNumber(*it, "high_freq_factor", sub, &rs.high_freq_factor));
@@ -200,8 +206,9 @@ absl::Status ReadShape(const Json& j, const std::string& file, ModelConfig* c) {
   RETURN_IF_ERROR(ReadPositiveInt(j, "head_dim", file, false, &c->head_dim));
   if (c->head_dim == 0) {
     if (c->hidden_size % c->num_heads != 0) {
-      return Invalid(file, "hidden_size is not a multiple of num_attention_heads and no "
-                           "'head_dim' is given");
+      return Invalid(file,
+                     "hidden_size is not a multiple of num_attention_heads and no "
+                     "'head_dim' is given");
     }
     c->head_dim = c->hidden_size / c->num_heads;
   }
@@ -209,12 +216,23 @@ absl::Status ReadShape(const Json& j, const std::string& file, ModelConfig* c) {
   return absl::OkStatus();
 }
 
+// Sliding-window attention (Mistral 7B v0.1) is not implemented; up to the window it is the
+// same as full attention, so the usable context is capped there instead of computing wrongly.
+absl::Status ApplySlidingWindow(const Json& j, const std::string& file, ModelConfig* c) {
+  auto use = j.find("use_sliding_window");  // Qwen2 carries a window it does not use
+  if (use != j.end() && use->is_boolean() && !use->get<bool>()) return absl::OkStatus();
+  int window = 0;
+  RETURN_IF_ERROR(ReadPositiveInt(j, "sliding_window", file, false, &window));
+  if (window > 0 && window < c->max_position_embeddings) c->max_position_embeddings = window;
+  return absl::OkStatus();
+}
+
 // Features that change the math and that corvid does not implement are refused, not ignored.
 absl::Status RejectUnsupported(const Json& j, const std::string& file) {
   auto act = j.find("hidden_act");
   if (act != j.end() && !(act->is_string() && act->get<std::string>() == "silu")) {
-    return Invalid(file, absl::StrCat("unsupported key 'hidden_act' = ", act->dump(),
-                                      " (only silu)"));
+    return Invalid(file,
+                   absl::StrCat("unsupported key 'hidden_act' = ", act->dump(), " (only silu)"));
   }
   auto mlp_bias = j.find("mlp_bias");
   if (mlp_bias != j.end() && mlp_bias->is_boolean() && mlp_bias->get<bool>()) {
@@ -230,6 +248,7 @@ absl::StatusOr<ModelConfig> Parse(const std::string& config_json, const std::str
   RETURN_IF_ERROR(ReadArchitecture(j, config_file, &c));
   RETURN_IF_ERROR(RejectUnsupported(j, config_file));
   RETURN_IF_ERROR(ReadShape(j, config_file, &c));
+  RETURN_IF_ERROR(ApplySlidingWindow(j, config_file, &c));
   RETURN_IF_ERROR(ReadNumber(j, "rms_norm_eps", config_file, &c.rms_norm_eps));
   RETURN_IF_ERROR(ReadNumber(j, "rope_theta", config_file, &c.rope_theta));
   RETURN_IF_ERROR(ReadRopeScaling(j, config_file, &c));
@@ -278,10 +297,10 @@ absl::StatusOr<ModelConfig> ModelConfig::FromDir(const std::string& dir) {
 int64_t ModelConfig::NumParameters() const {
   const int64_t h = hidden_size, v = vocab_size, ff = intermediate_size;
   const int64_t q = q_dim(), kv = kv_dim();
-  int64_t layer = 2 * h                  // two RMSNorm weights
-                  + h * q + 2 * h * kv   // q, k, v projections
-                  + q * h                // o projection
-                  + 3 * h * ff;          // gate, up, down
+  int64_t layer = 2 * h                 // two RMSNorm weights
+                  + h * q + 2 * h * kv  // q, k, v projections
+                  + q * h               // o projection
+                  + 3 * h * ff;         // gate, up, down
   if (attention_bias) {
     layer += q + 2 * kv;
     if (model_type == "llama") layer += h;  // Llama's attention_bias also covers o_proj
