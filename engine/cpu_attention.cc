@@ -35,7 +35,8 @@ void Scores(const PagedKvLayer& kv, const int32_t* table, int kvh, const float* 
     for (int c = 0; c < slots; c += kLanes) {
       const int m = std::min(kLanes, slots - c);
       VecF acc = simd::VZero();
-      for (int d = 0; d < hd; ++d) acc = simd::VFma(simd::VSet1(q[d]), LoadN(kb + d * bs + c, m), acc);
+      for (int d = 0; d < hd; ++d)
+        acc = simd::VFma(simd::VSet1(q[d]), LoadN(kb + d * bs + c, m), acc);
       StoreN(scores + p0 + c, simd::VMul(acc, simd::VSet1(scale)), m);
     }
   }
@@ -69,8 +70,8 @@ float SoftmaxWeights(float* s, int n) {
 
 // out[0, hd) = sum_p w[p] * v_p / total, NC vectors of head_dim held in registers.
 template <int NC>
-void WeightedValues(const PagedKvLayer& kv, const int32_t* table, int kvh, const float* w,
-                    int n, float total, float* out) {
+void WeightedValues(const PagedKvLayer& kv, const int32_t* table, int kvh, const float* w, int n,
+                    float total, float* out) {
   const int bs = kv.block_size, hd = kv.head_dim;
   const int tail = hd - (NC - 1) * kLanes;
   VecF acc[NC];
@@ -139,16 +140,22 @@ void Attention(const AttentionArgs& a) {
   const int chunks = (hd + kLanes - 1) / kLanes;
   const ValuesFn values = chunks <= 8 ? kValues[chunks - 1] : WeightedValuesWide;
   ParallelFor(a.num_tokens * a.num_heads, [&](int item) {
-    thread_local std::vector<float> scores;
+    thread_local std::vector<float> own;
     const int t = item / a.num_heads;
     const int h = item % a.num_heads;
     const TokenKv& tok = a.tokens[t];
     const int n = tok.position + 1;
-    if (scores.size() < static_cast<size_t>(n)) scores.resize(n);
+    float* scores;
+    if (a.scratch != nullptr) {
+      scores = a.scratch + CurrentTeamMember().index * a.scratch_stride;
+    } else {
+      if (own.size() < static_cast<size_t>(n)) own.resize(n);
+      scores = own.data();
+    }
     const float* q = a.q + static_cast<int64_t>(t) * a.q_stride + h * hd;
-    Scores(kv, tok.block_table, h / group, q, n, a.scale, scores.data());
-    const float total = SoftmaxWeights(scores.data(), n);
-    values(kv, tok.block_table, h / group, scores.data(), n, total,
+    Scores(kv, tok.block_table, h / group, q, n, a.scale, scores);
+    const float total = SoftmaxWeights(scores, n);
+    values(kv, tok.block_table, h / group, scores, n, total,
            a.out + static_cast<int64_t>(t) * a.out_stride + h * hd);
   });
 }

@@ -47,9 +47,13 @@ struct AttentionArgs {
   const PagedKvLayer* kv = nullptr;
   const TokenKv* tokens = nullptr;
   int num_tokens = 0;
-  float scale = 1.0f;  // applied to q.k
+  float scale = 1.0f;    // applied to q.k
   float* out = nullptr;  // [T, out_stride]; head h at h * head_dim
   int out_stride = 0;
+  // Score buffers, one of `scratch_stride` (>= every position + 1) floats per team member; when
+  // null, each thread grows a buffer of its own (which allocates as contexts grow).
+  float* scratch = nullptr;
+  int64_t scratch_stride = 0;
 };
 
 // Work-shared. softmax(q.k * scale) . v per query head over positions [0, position] (the K/V

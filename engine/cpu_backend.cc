@@ -1,7 +1,9 @@
 #include "engine/cpu_backend.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,9 +24,13 @@ namespace {
 // Activations of one step, kept between steps so that a steady load allocates nothing.
 struct StepScratch {
   std::vector<float> x, xn, qkv, attn, gate_up, mlp, rope_cos, rope_sin, head_in, logits;
+  std::vector<float> scores;  // attention scores, scores_stride floats per team member
+  int64_t scores_stride = 0;
   std::vector<TokenKv> tokens;
   std::vector<int32_t> sample_rows;  // token row of each sampled sequence
   std::vector<int32_t> sample_seqs;  // its index in batch.seqs
+  const StepBatch* batch = nullptr;  // the step being run
+  StepResult* result = nullptr;
 };
 
 template <typename T>
@@ -46,23 +52,32 @@ MatMulArgs Linear(const float* x, int t, const PackedMatrix& w, const float* bia
   return a;
 }
 
+// Steps of at most this many tokens compute norms and activations per member (RowBuffers).
+constexpr int kOwnRowsMax = 16;
+
 class CpuBackend : public Backend {
  public:
   CpuBackend(const ModelConfig& config, CpuWeights weights, AlignedFloats kv,
-             KvCacheGeometry geometry, int num_threads)
+             KvCacheGeometry geometry, int num_threads, double parallel_min_flops)
       : config_(config),
         w_(std::move(weights)),
         kv_(std::move(kv)),
         geometry_(geometry),
         team_(num_threads),
+        parallel_min_flops_(parallel_min_flops),
         inv_freq_(RopeInvFreq(config)),
         scale_(static_cast<float>(1.0 / std::sqrt(static_cast<double>(config.head_dim)))) {
     const int64_t per_cache = int64_t{geometry.num_blocks} * geometry.block_size * config.kv_dim();
     for (int l = 0; l < config.num_layers; ++l) {
       float* k = kv_.data() + 2 * l * per_cache;
-      kv_layers_.push_back(PagedKvLayer{k, k + per_cache, geometry.block_size,
-                                        config.num_kv_heads, config.head_dim});
+      kv_layers_.push_back(PagedKvLayer{k, k + per_cache, geometry.block_size, config.num_kv_heads,
+                                        config.head_dim});
     }
+  }
+
+  // Called once after construction: sizes every member's sampling buffers.
+  void Warm() {
+    team_.Run([this] { ReserveSamplerScratch(config_.vocab_size); });
   }
 
   std::string Name() const override { return "cpu"; }
@@ -72,20 +87,20 @@ class CpuBackend : public Backend {
 
   absl::Status Execute(const StepBatch& batch, StepResult* result) override {
     RETURN_IF_ERROR(CheckStepBatch(batch, config_, geometry_));
+    result->tokens.clear();
+    result->logits.clear();
+    if (batch.token_ids.empty()) return absl::OkStatus();
     Prepare(batch);
-    const int num_tokens = static_cast<int>(batch.token_ids.size());
     const int num_sampled = static_cast<int>(s_.sample_rows.size());
     result->tokens.resize(num_sampled);
-    team_.Run([&] {
-      if (w_.embed != nullptr) {
-        GatherRows(w_.embed, batch.token_ids.data(), num_tokens, config_.hidden_size, s_.x.data());
-      } else {
-        GatherPackedRows(w_.lm_head, batch.token_ids.data(), num_tokens, s_.x.data());
-      }
-      for (int l = 0; l < config_.num_layers; ++l) Layer(l, num_tokens);
-      Head(batch, result);
-    });
-    result->logits.clear();
+    s_.batch = &batch;
+    s_.result = result;
+    // step_ is a prebuilt std::function: nothing is allocated per step.
+    if (team_.size() > 1 && StepFlops(batch) >= parallel_min_flops_) {
+      team_.Run(step_);
+    } else {
+      step_();  // outside a team, every work-shared op runs serially
+    }
     if (batch.return_logits) {
       result->logits.assign(s_.logits.begin(),
                             s_.logits.begin() + int64_t{num_sampled} * config_.vocab_size);
@@ -94,17 +109,39 @@ class CpuBackend : public Backend {
   }
 
  private:
+  // Matmul FLOPs of a step: every token through the layers, the sampled rows through lm_head.
+  double StepFlops(const StepBatch& batch) const {
+    const ModelConfig& c = config_;
+    const double per_token = static_cast<double>(c.num_layers) * c.hidden_size *
+                             (2.0 * c.q_dim() + 2.0 * c.kv_dim() + 3.0 * c.intermediate_size);
+    return 2.0 * (per_token * batch.token_ids.size() +
+                  static_cast<double>(c.vocab_size) * c.hidden_size * s_.sample_rows.size());
+  }
+
+  // The step itself, run by every member of the team.
+  void RunStep() {
+    const StepBatch& batch = *s_.batch;
+    const int num_tokens = static_cast<int>(batch.token_ids.size());
+    if (w_.embed != nullptr) {
+      GatherRows(w_.embed, batch.token_ids.data(), num_tokens, config_.hidden_size, s_.x.data());
+    } else {
+      GatherPackedRows(w_.lm_head, batch.token_ids.data(), num_tokens, s_.x.data());
+    }
+    for (int l = 0; l < config_.num_layers; ++l) Layer(l, num_tokens);
+    Head(batch, s_.result);
+  }
+
   // Serial set-up before the team starts: buffer sizes, per-token cache views, RoPE angles.
   void Prepare(const StepBatch& batch) {
     const ModelConfig& c = config_;
     const size_t t = batch.token_ids.size();
     const int qkv_dim = c.q_dim() + 2 * c.kv_dim();
     Grow(s_.x, t * c.hidden_size);
-    Grow(s_.xn, t * c.hidden_size);
+    Grow(s_.xn, t * c.hidden_size * team_.size());
     Grow(s_.qkv, t * qkv_dim);
     Grow(s_.attn, t * c.q_dim());
     Grow(s_.gate_up, t * 2 * c.intermediate_size);
-    Grow(s_.mlp, t * c.intermediate_size);
+    Grow(s_.mlp, t * c.intermediate_size * team_.size());
     Grow(s_.rope_cos, t * (c.head_dim / 2));
     Grow(s_.rope_sin, t * (c.head_dim / 2));
     Grow(s_.tokens, t);
@@ -122,6 +159,14 @@ class CpuBackend : public Backend {
         s_.sample_seqs.push_back(static_cast<int32_t>(i));
       }
     }
+    int32_t max_context = 0;
+    for (const StepSequence& seq : batch.seqs) max_context = std::max(max_context, seq.context_len);
+    if (max_context > s_.scores_stride) {
+      // Sized for the model's whole context up front (capped), so decode never reallocates.
+      const int64_t cap = std::min(c.max_position_embeddings, 8192);
+      s_.scores_stride = std::max<int64_t>({max_context, 2 * s_.scores_stride, cap});
+      s_.scores.resize(s_.scores_stride * team_.size());
+    }
     const size_t num_sampled = s_.sample_rows.size();
     Grow(s_.head_in, num_sampled * c.hidden_size);
     Grow(s_.logits, num_sampled * c.vocab_size);
@@ -129,29 +174,71 @@ class CpuBackend : public Backend {
               s_.rope_sin.data());
   }
 
-  // One decoder layer on every token; run by every thread of the team.
+  // Where a member's normalised rows and activations go. For a few rows the norms and the SwiGLU
+  // activation are cheap next to the matmuls that read them, so every member computes all rows
+  // into buffers of its own (bit-identical copies) and saves two barriers per layer; prefill-
+  // sized steps share the rows instead.
+  struct RowBuffers {
+    bool own;
+    float* xn;
+    float* mlp;
+  };
+  RowBuffers Buffers(int t) {
+    const bool own = t <= kOwnRowsMax;
+    const int64_t member = own ? CurrentTeamMember().index : 0;
+    return RowBuffers{own, s_.xn.data() + member * t * config_.hidden_size,
+                      s_.mlp.data() + member * t * config_.intermediate_size};
+  }
+
+  void Norm(const RowBuffers& b, const float* weight, int t) {
+    const int h = config_.hidden_size;
+    if (!b.own) return RmsNorm(s_.x.data(), weight, t, h, config_.rms_norm_eps, b.xn);
+    for (int i = 0; i < t; ++i) {
+      RmsNormRow(s_.x.data() + int64_t{i} * h, weight, h, config_.rms_norm_eps,
+                 b.xn + int64_t{i} * h);
+    }
+  }
+
+  // One decoder layer on every token; run by every member of the team.
   void Layer(int l, int t) {
+    const RowBuffers b = Buffers(t);
+    AttentionBlock(l, t, b);
+    MlpBlock(l, t, b);
+  }
+
+  void AttentionBlock(int l, int t, const RowBuffers& b) {
     const ModelConfig& c = config_;
     const CpuLayerWeights& w = w_.layers[l];
-    const int h = c.hidden_size, q = c.q_dim(), kv = c.kv_dim(), qkv = q + 2 * kv;
-    RmsNorm(s_.x.data(), w.attn_norm, t, h, c.rms_norm_eps, s_.xn.data());
-    MatMul(Linear(s_.xn.data(), t, w.qkv, w.qkv_bias, s_.qkv.data(), false));
+    const int q = c.q_dim(), kv = c.kv_dim(), qkv = q + 2 * kv, half = c.head_dim / 2;
+    Norm(b, w.attn_norm, t);
+    MatMul(Linear(b.xn, t, w.qkv, w.qkv_bias, s_.qkv.data(), false));
     // One pass per token: rotate its q and k heads (adjacent in a qkv row), then cache k and v.
-    const int half = c.head_dim / 2;
     ParallelForStatic(t, [&](int i) {
       float* row = s_.qkv.data() + int64_t{i} * qkv;
       RopeRow(row, c.num_heads + c.num_kv_heads, c.head_dim, s_.rope_cos.data() + i * half,
               s_.rope_sin.data() + i * half);
       WriteKvRow(kv_layers_[l], s_.tokens[i], row + q, row + q + kv);
     });
-    AttentionArgs a{s_.qkv.data(), qkv,   c.num_heads,     &kv_layers_[l],
-                    s_.tokens.data(), t,  scale_,          s_.attn.data(), q};
+    AttentionArgs a{
+        s_.qkv.data(),  qkv, c.num_heads,      &kv_layers_[l],  s_.tokens.data(), t, scale_,
+        s_.attn.data(), q,   s_.scores.data(), s_.scores_stride};
     Attention(a);
     MatMul(Linear(s_.attn.data(), t, w.o, w.o_bias, s_.x.data(), true));
-    RmsNorm(s_.x.data(), w.mlp_norm, t, h, c.rms_norm_eps, s_.xn.data());
-    MatMul(Linear(s_.xn.data(), t, w.gate_up, nullptr, s_.gate_up.data(), false));
-    SiluMul(s_.gate_up.data(), t, c.intermediate_size, s_.mlp.data());
-    MatMul(Linear(s_.mlp.data(), t, w.down, nullptr, s_.x.data(), true));
+  }
+
+  void MlpBlock(int l, int t, const RowBuffers& b) {
+    const CpuLayerWeights& w = w_.layers[l];
+    const int ff = config_.intermediate_size;
+    Norm(b, w.mlp_norm, t);
+    MatMul(Linear(b.xn, t, w.gate_up, nullptr, s_.gate_up.data(), false));
+    if (b.own) {
+      for (int i = 0; i < t; ++i) {
+        SiluMulRow(s_.gate_up.data() + int64_t{i} * 2 * ff, ff, b.mlp + int64_t{i} * ff);
+      }
+    } else {
+      SiluMul(s_.gate_up.data(), t, ff, b.mlp);
+    }
+    MatMul(Linear(b.mlp, t, w.down, nullptr, s_.x.data(), true));
   }
 
   // Final norm and lm_head on the sampled rows only, then one token per sampled sequence.
@@ -160,8 +247,7 @@ class CpuBackend : public Backend {
     const int n = static_cast<int>(s_.sample_rows.size());
     if (n == 0) return;
     GatherRows(s_.x.data(), s_.sample_rows.data(), n, c.hidden_size, s_.head_in.data());
-    RmsNorm(s_.head_in.data(), w_.final_norm, n, c.hidden_size, c.rms_norm_eps,
-            s_.head_in.data());
+    RmsNorm(s_.head_in.data(), w_.final_norm, n, c.hidden_size, c.rms_norm_eps, s_.head_in.data());
     MatMul(Linear(s_.head_in.data(), n, w_.lm_head, nullptr, s_.logits.data(), false));
     ParallelFor(n, [&](int j) {
       const StepSequence& seq = batch.seqs[s_.sample_seqs[j]];
@@ -175,10 +261,12 @@ class CpuBackend : public Backend {
   AlignedFloats kv_;
   const KvCacheGeometry geometry_;
   ThreadTeam team_;
+  const double parallel_min_flops_;
   const std::vector<double> inv_freq_;
   const float scale_;
   std::vector<PagedKvLayer> kv_layers_;
   StepScratch s_;
+  const std::function<void()> step_ = [this] { RunStep(); };
 };
 
 absl::Status CheckOptions(const ModelConfig& c, const CpuBackendOptions& o) {
@@ -186,9 +274,9 @@ absl::Status CheckOptions(const ModelConfig& c, const CpuBackendOptions& o) {
   if (o.num_kv_blocks < 0) return absl::InvalidArgumentError("num_kv_blocks must be >= 0");
   if (c.num_kv_heads < 1 || c.num_heads % c.num_kv_heads != 0 ||
       c.num_heads / c.num_kv_heads > 256 || c.head_dim < 2 || c.head_dim % 2 != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unsupported attention shape: ", c.num_heads, " heads, ", c.num_kv_heads,
-        " KV heads, head_dim ", c.head_dim));
+    return absl::InvalidArgumentError(absl::StrCat("unsupported attention shape: ", c.num_heads,
+                                                   " heads, ", c.num_kv_heads,
+                                                   " KV heads, head_dim ", c.head_dim));
   }
   return absl::OkStatus();
 }
@@ -214,8 +302,11 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(const ModelConfig& con
   }
   ASSIGN_OR_RETURN(AlignedFloats kv,
                    AlignedFloats::Allocate(floats_per_block * geometry.num_blocks));
-  return std::unique_ptr<Backend>(new CpuBackend(config, std::move(w), std::move(kv), geometry,
-                                                 ResolveNumThreads(options.num_threads)));
+  auto backend = std::make_unique<CpuBackend>(config, std::move(w), std::move(kv), geometry,
+                                              ResolveNumThreads(options.num_threads),
+                                              options.parallel_min_flops);
+  backend->Warm();
+  return std::unique_ptr<Backend>(std::move(backend));
 }
 
 int64_t CpuBackendWeightBytesPerStep(const Backend& backend) {

@@ -19,11 +19,16 @@ struct CpuBackendOptions {
   // KV cache size: num_kv_blocks when > 0, else as many blocks as fit in kv_cache_bytes.
   int num_kv_blocks = 0;
   int64_t kv_cache_bytes = int64_t{256} << 20;
+  // Steps with fewer matmul FLOPs than this run on the calling thread alone: below it, the
+  // team's barriers (tens per step) cost more than the second thread gives back (e.g. every
+  // decode step of stories260K). 0 = always use the team.
+  double parallel_min_flops = 1e7;
 };
 
 // Converts the weights to fp32 (the store may be released afterwards) and allocates the KV
-// cache. INVALID_ARGUMENT for unusable options or weights (naming the tensor),
-// RESOURCE_EXHAUSTED when memory cannot be had.
+// cache. Execute() must be called from one thread at a time (the engine's); it runs each step
+// on the backend's own thread team. INVALID_ARGUMENT for unusable options or weights (naming the
+// tensor), RESOURCE_EXHAUSTED when memory cannot be had.
 absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(const ModelConfig& config,
                                                           const WeightStore& weights,
                                                           const CpuBackendOptions& options);

@@ -9,14 +9,16 @@
 
 namespace corvid {
 
+void RmsNormRow(const float* x, const float* weight, int n, double eps, float* y) {
+  // fp32 like HF's variance, in the fixed order of simd::Dot.
+  const double sum_sq = simd::Dot(x, x, n);
+  const float inv = static_cast<float>(1.0 / std::sqrt(sum_sq / n + eps));
+  for (int i = 0; i < n; ++i) y[i] = weight[i] * (x[i] * inv);
+}
+
 void RmsNorm(const float* x, const float* weight, int num_rows, int n, double eps, float* y) {
   ParallelForStatic(num_rows, [&](int r) {
-    const float* xr = x + static_cast<long>(r) * n;
-    float* yr = y + static_cast<long>(r) * n;
-    double sum_sq = 0.0;
-    for (int i = 0; i < n; ++i) sum_sq += static_cast<double>(xr[i]) * xr[i];
-    const float inv = static_cast<float>(1.0 / std::sqrt(sum_sq / n + eps));
-    for (int i = 0; i < n; ++i) yr[i] = weight[i] * (xr[i] * inv);
+    RmsNormRow(x + static_cast<long>(r) * n, weight, n, eps, y + static_cast<long>(r) * n);
   });
 }
 
@@ -81,26 +83,29 @@ void ApplyRope(float* x, int row_stride, int num_tokens, int num_heads, int head
   });
 }
 
-void SiluMul(const float* gate_up, int num_tokens, int n, float* out) {
+void SiluMulRow(const float* gate_up, int n, float* out) {
   using simd::VecF;
   const VecF one = simd::VSet1(1.0f), zero = simd::VZero();
-  ParallelForStatic(num_tokens, [&](int t) {
-    const float* g = gate_up + static_cast<long>(t) * 2 * n;
-    const float* u = g + n;
-    float* o = out + static_cast<long>(t) * n;
-    for (int i = 0; i < n; i += simd::kLanes) {
-      const int m = std::min(simd::kLanes, n - i);
-      const VecF gv = m == simd::kLanes ? simd::VLoad(g + i) : simd::VLoadPartial(g + i, m);
-      const VecF uv = m == simd::kLanes ? simd::VLoad(u + i) : simd::VLoadPartial(u + i, m);
-      // silu(g) = g * sigmoid(g) = g / (1 + e^-g)
-      const VecF s = simd::VDiv(gv, simd::VAdd(one, simd::VExp(simd::VSub(zero, gv))));
-      const VecF r = simd::VMul(s, uv);
-      if (m == simd::kLanes) {
-        simd::VStore(o + i, r);
-      } else {
-        simd::VStorePartial(o + i, r, m);
-      }
+  const float* g = gate_up;
+  const float* u = g + n;
+  for (int i = 0; i < n; i += simd::kLanes) {
+    const int m = std::min(simd::kLanes, n - i);
+    const VecF gv = m == simd::kLanes ? simd::VLoad(g + i) : simd::VLoadPartial(g + i, m);
+    const VecF uv = m == simd::kLanes ? simd::VLoad(u + i) : simd::VLoadPartial(u + i, m);
+    // silu(g) = g * sigmoid(g) = g / (1 + e^-g)
+    const VecF s = simd::VDiv(gv, simd::VAdd(one, simd::VExp(simd::VSub(zero, gv))));
+    const VecF r = simd::VMul(s, uv);
+    if (m == simd::kLanes) {
+      simd::VStore(out + i, r);
+    } else {
+      simd::VStorePartial(out + i, r, m);
     }
+  }
+}
+
+void SiluMul(const float* gate_up, int num_tokens, int n, float* out) {
+  ParallelForStatic(num_tokens, [&](int t) {
+    SiluMulRow(gate_up + static_cast<long>(t) * 2 * n, n, out + static_cast<long>(t) * n);
   });
 }
 

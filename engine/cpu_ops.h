@@ -16,9 +16,11 @@
 
 namespace corvid {
 
-// Work-shared. y[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight, as HF LlamaRMSNorm (the sum of
-// squares is accumulated in double). Rows of length n, stride n; y may alias x.
+// Work-shared. y[t] = weight * (x[t] / sqrt(mean(x[t]^2) + eps)), as HF LlamaRMSNorm (sum of
+// squares in fp32, by simd::Dot). Rows of length n, stride n; y may alias x.
 void RmsNorm(const float* x, const float* weight, int num_rows, int n, double eps, float* y);
+// The same for one row (not work-shared).
+void RmsNormRow(const float* x, const float* weight, int n, double eps, float* y);
 
 // Rotary inverse frequencies inv_freq[i] = theta^(-2i/head_dim), i < head_dim/2, with the
 // "llama3" rope_scaling applied when the config has it (as HF _compute_llama3_parameters).
@@ -40,6 +42,8 @@ void ApplyRope(float* x, int row_stride, int num_tokens, int num_heads, int head
 // Work-shared. out[t][i] = silu(gate_up[t][i]) * gate_up[t][n + i]; gate_up rows are [gate | up]
 // (stride 2n), out rows have stride n.
 void SiluMul(const float* gate_up, int num_tokens, int n, float* out);
+// The same for one row (not work-shared).
+void SiluMulRow(const float* gate_up, int n, float* out);
 
 // Work-shared. out[t] = table[ids[t]] (rows of length n).
 void GatherRows(const float* table, const int32_t* ids, int num_tokens, int n, float* out);

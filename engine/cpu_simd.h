@@ -43,10 +43,18 @@ inline VecF VDiv(VecF a, VecF b) { return _mm512_div_ps(a, b); }
 inline VecF VSub(VecF a, VecF b) { return _mm512_sub_ps(a, b); }
 inline VecF VMax(VecF a, VecF b) { return _mm512_max_ps(a, b); }
 inline VecF VMin(VecF a, VecF b) { return _mm512_min_ps(a, b); }
+// Bit i set when lane i of a >= b (ordered: NaN compares false).
+inline unsigned VMaskGE(VecF a, VecF b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+inline unsigned VMaskEQ(VecF a, VecF b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+inline VecF VReplaceNan(VecF x, float value) {
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x, _mm512_set1_ps(value));
+}
 inline float VMaxLanes(VecF v) { return _mm512_reduce_max_ps(v); }
 // 2^n * p for integral-valued n (scalef also saturates: huge n -> inf, tiny n -> 0).
 inline VecF VScale2(VecF p, VecF n) { return _mm512_scalef_ps(p, n); }
-inline VecF VRound(VecF x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline VecF VRound(VecF x) {
+  return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
 inline float VSum(VecF v) {
   // Halves through memory: GCC 12's 512->256 extract/cast intrinsics trip a -Wuninitialized
   // false positive, and store-to-load forwarding makes this as cheap.
@@ -79,6 +87,15 @@ inline VecF VDiv(VecF a, VecF b) { return _mm256_div_ps(a, b); }
 inline VecF VSub(VecF a, VecF b) { return _mm256_sub_ps(a, b); }
 inline VecF VMax(VecF a, VecF b) { return _mm256_max_ps(a, b); }
 inline VecF VMin(VecF a, VecF b) { return _mm256_min_ps(a, b); }
+inline unsigned VMaskGE(VecF a, VecF b) {
+  return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_GE_OQ)));
+}
+inline unsigned VMaskEQ(VecF a, VecF b) {
+  return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_EQ_OQ)));
+}
+inline VecF VReplaceNan(VecF x, float value) {
+  return _mm256_blendv_ps(x, _mm256_set1_ps(value), _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
 inline float VMaxLanes(VecF v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -86,12 +103,20 @@ inline float VMaxLanes(VecF v) {
   return _mm_cvtss_f32(m);
 }
 inline VecF VScale2(VecF p, VecF n) {
-  // VExp keeps n in [-127, 128]: 2^n is built from its exponent bits (n = -127 gives 0,
-  // n = 128 gives inf).
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  // VExp keeps n in [-127, 128]; 2^n is applied as 2^(n/2) * 2^(n - n/2), both normal floats
+  // built from exponent bits, so results near the top of the range (n = 128) stay finite and
+  // tiny ones round to subnormals, as scalef does.
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m256i n1 = _mm256_srai_epi32(ni, 1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+  const __m256 s2 = _mm256_castsi256_ps(
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, n1), bias), 23));
+  return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
-inline VecF VRound(VecF x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline VecF VRound(VecF x) {
+  return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
 inline float VSum(VecF v) {
   const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
@@ -127,8 +152,10 @@ inline void VStore(float* p, VecF v) {
 inline void VStorePartial(float* p, VecF v, int n) {
   for (int i = 0; i < n; ++i) p[i] = v.v[i];
 }
+// Fused, as the vector paths: kernels promise fused multiply-add chains (slow without FMA
+// hardware, but this path only serves machines without AVX2 and sanitizer builds).
 inline VecF VFma(VecF a, VecF b, VecF c) {
-  for (int i = 0; i < kLanes; ++i) c.v[i] = a.v[i] * b.v[i] + c.v[i];
+  for (int i = 0; i < kLanes; ++i) c.v[i] = std::fma(a.v[i], b.v[i], c.v[i]);
   return c;
 }
 inline VecF VAdd(VecF a, VecF b) {
@@ -154,6 +181,20 @@ inline VecF VMax(VecF a, VecF b) {
 inline VecF VMin(VecF a, VecF b) {
   for (int i = 0; i < kLanes; ++i) a.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i];
   return a;
+}
+inline unsigned VMaskGE(VecF a, VecF b) {
+  unsigned m = 0;
+  for (int i = 0; i < kLanes; ++i) m |= (a.v[i] >= b.v[i] ? 1u : 0u) << i;
+  return m;
+}
+inline unsigned VMaskEQ(VecF a, VecF b) {
+  unsigned m = 0;
+  for (int i = 0; i < kLanes; ++i) m |= (a.v[i] == b.v[i] ? 1u : 0u) << i;
+  return m;
+}
+inline VecF VReplaceNan(VecF x, float value) {
+  for (int i = 0; i < kLanes; ++i) x.v[i] = std::isnan(x.v[i]) ? value : x.v[i];
+  return x;
 }
 inline float VMaxLanes(VecF v) {
   float m = v.v[0];
@@ -192,8 +233,7 @@ inline void Axpy(float s, const float* x, float* y, int n) {
   int k = 0;
   for (; k + kLanes <= n; k += kLanes) VStore(y + k, VFma(sv, VLoad(x + k), VLoad(y + k)));
   if (k < n) {
-    VStorePartial(y + k, VFma(sv, VLoadPartial(x + k, n - k), VLoadPartial(y + k, n - k)),
-                  n - k);
+    VStorePartial(y + k, VFma(sv, VLoadPartial(x + k, n - k), VLoadPartial(y + k, n - k)), n - k);
   }
 }
 

@@ -7,15 +7,21 @@
 //     logits are divided by r, others multiplied by r), then presence and frequency (OpenAI:
 //     logit -= frequency * count + presence * (count > 0), counts over the output only).
 //  3. Greedy (temperature 0): argmax of the penalised logits, the lowest id on ties.
-//  4. Otherwise: z = logit / temperature; candidates are ordered by z descending, ties by id
-//     ascending ("descending-prob order"); weights w = exp(z - z_max). Then
-//       top-k: keep the first k candidates (k = 0: off);
-//       top-p: keep the shortest prefix whose weight reaches top_p of the kept weight (1: off);
-//       min-p: keep candidates with w >= min_p (w_max is 1, so this is p >= min_p * p_max).
-//     At least one candidate always survives.
-//  5. Draw: u = UniformFloat(seed, output.size()) from kernels/rng.h; walk the kept candidates
-//     in order accumulating w (float, sequential), pick the first whose running sum exceeds
-//     u * (sum of kept w); the last kept candidate if rounding leaves none.
+//  4. Otherwise: z = logit / temperature (NaN -> -inf); candidates are ordered by z descending,
+//     ties by id ascending ("descending-prob order"); weights w = exp(z - z_max) (simd::VExp,
+//     within 2 ulp; exactly 1 at the max) and masses m = round(w * 2^40) as integers, so that
+//     every sum below is exact and independent of summation order. The kept set is always a
+//     prefix of the order, cut by each filter in turn:
+//       top-k: the first k candidates (k = 0: off);
+//       top-p: the shortest prefix (within top-k) whose mass reaches floor(top_p * M_k), M_k
+//              the mass of the top-k set (top_p = 1: off);
+//       min-p: the prefix ending at the last candidate with w >= min_p (w_max is 1, so this
+//              is p >= min_p * p_max).
+//     At least the first candidate always survives.
+//  5. Draw: u = UniformFloat(seed, output.size()) from kernels/rng.h, target =
+//     floor(u * M) with M the kept mass (products in double); the first kept candidate (in
+//     order) whose running mass exceeds target; the last kept one if rounding leaves none.
+// The CUDA sampler (kernels/sampling.h) implements the same definition with radix selection.
 #ifndef CORVID_ENGINE_SAMPLER_H_
 #define CORVID_ENGINE_SAMPLER_H_
 
@@ -27,7 +33,8 @@
 
 namespace corvid {
 
-// A candidate that survived the filters, with its unnormalised weight exp(z - z_max).
+// A candidate that survived the filters, with its weight exp(z - z_max) (probability =
+// weight / sum of kept weights).
 struct Candidate {
   int32_t id = 0;
   float weight = 0.0f;
@@ -41,7 +48,7 @@ void ApplyPenalties(float* logits, int vocab, const SamplingParams& p,
 int32_t ArgMax(const float* logits, int vocab);
 
 // Step 4 on already-penalised logits (temperature > 0): the kept candidates in descending-prob
-// order with their weights; probabilities are weight / (sum of kept weights).
+// order with their weights.
 std::vector<Candidate> KeptCandidates(const float* logits, int vocab, const SamplingParams& p);
 
 // Step 5 on the output of KeptCandidates (non-empty), with u in [0, 1).
@@ -52,6 +59,10 @@ float SamplerUniform(uint64_t seed, uint64_t num_generated);
 
 // Step 1: log-sum-exp of the raw logits (double accumulation), so logprob(i) = logits[i] - lse.
 double LogSumExp(const float* logits, int vocab);
+
+// Sizes the calling thread's sampling buffers for `vocab`, so that later calls on this thread
+// allocate nothing (the CPU backend calls it once on each of its threads).
+void ReserveSamplerScratch(int vocab);
 
 // The whole pipeline. `logits` is not modified.
 SampledToken SampleToken(const float* logits, int vocab, const SamplingParams& p,

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <random>
 #include <set>
 #include <vector>
 
+#include "engine/cpu_simd.h"
 #include "gtest/gtest.h"
 
 namespace corvid {
@@ -78,6 +80,96 @@ TEST(Sampler, DrawUsesSeedAndGeneratedCountAsCounter) {
     const int32_t expected = DrawCandidate(kept, SamplerUniform(p.seed, n));
     EXPECT_EQ(SampleToken(logits.data(), logits.size(), p, prompt, output).token, expected);
     output.push_back(0);  // only the count matters without penalties
+  }
+}
+
+// One strong token and 4000 weak ones far below it (the sampler's ordering treats them as a
+// separate tail, sorted only when a draw reaches them): draws that land in the tail must still
+// follow the documented walk, and land there as often as the tail's mass says.
+TEST(Sampler, DrawsIntoTheLowProbabilityTailFollowTheWalk) {
+  std::vector<float> logits(4001, 10.0f);
+  logits[1234] = 20.0f;
+  for (int i = 0; i < 4001; i += 7) logits[i] = 10.5f;  // ties and near-ties in the tail
+  SamplingParams p;
+  p.temperature = 1.0f;
+  const std::vector<Candidate> kept = KeptCandidates(logits.data(), logits.size(), p);
+  ASSERT_EQ(kept.size(), logits.size());
+  const std::vector<int32_t> prompt = {1};
+  std::vector<int32_t> output;
+  int in_tail = 0;
+  const int n = 800;
+  for (int i = 0; i < n; ++i) {
+    p.seed = 77 + i;
+    const int32_t t = SampleToken(logits.data(), logits.size(), p, prompt, output).token;
+    ASSERT_EQ(t, DrawCandidate(kept, SamplerUniform(p.seed, 0))) << "seed " << p.seed;
+    in_tail += t != 1234;
+  }
+  double tail_mass = 0.0;
+  for (int i = 0; i < 4001; ++i) tail_mass += i == 1234 ? 0.0 : std::exp(logits[i] - 20.0);
+  const double expected = tail_mass / (1.0 + tail_mass);  // about 0.17
+  EXPECT_NEAR(in_tail / static_cast<double>(n), expected,
+              5 * std::sqrt(expected * (1 - expected) / n));
+}
+
+// Steps 4-5 of sampler.h recomputed from the text with a full sort: the sampler's lazy ordering
+// and prefix sums must give exactly the same token for every (logits, params, seed).
+int32_t DocumentedDraw(const std::vector<float>& logits, const SamplingParams& p, float u) {
+  const int n = logits.size();
+  std::vector<float> z(n), w(n);
+  float z_max = -INFINITY;
+  for (int i = 0; i < n; ++i) z_max = std::max(z_max, z[i] = logits[i] / p.temperature);
+  for (int i = 0; i < n; i += simd::kLanes) {  // the documented exp, lane by lane
+    float in[simd::kLanes] = {}, out[simd::kLanes];
+    for (int j = 0; j < simd::kLanes && i + j < n; ++j) in[j] = z[i + j] - z_max;
+    simd::VStore(out, simd::VExp(simd::VLoad(in)));
+    for (int j = 0; j < simd::kLanes && i + j < n; ++j) w[i + j] = out[j];
+  }
+  std::vector<int32_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [&](int32_t a, int32_t b) { return z[a] > z[b] || (z[a] == z[b] && a < b); });
+  auto mass = [&](int32_t id) { return static_cast<uint64_t>(std::nearbyint(w[id] * 0x1p40f)); };
+  int keep = p.top_k > 0 ? std::min(p.top_k, n) : n;
+  if (p.top_p < 1.0f) {
+    uint64_t total = 0, cum = 0;
+    for (int r = 0; r < keep; ++r) total += mass(order[r]);
+    const uint64_t target = static_cast<uint64_t>(double(p.top_p) * double(total));
+    int r = 0;
+    while (r < keep - 1 && (cum += mass(order[r])) < target) ++r;
+    keep = r + 1;
+  }
+  if (p.min_p > 0.0f) {
+    int last = 0;
+    for (int r = 0; r < n; ++r) {
+      if (w[order[r]] >= p.min_p) last = r;
+    }
+    keep = std::min(keep, last + 1);
+  }
+  uint64_t total = 0, cum = 0;
+  for (int r = 0; r < keep; ++r) total += mass(order[r]);
+  const uint64_t target = static_cast<uint64_t>(double(u) * double(total));
+  for (int r = 0; r < keep; ++r) {
+    if ((cum += mass(order[r])) > target) return order[r];
+  }
+  return order[keep - 1];
+}
+
+TEST(Sampler, MatchesTheDocumentedDefinitionExactly) {
+  std::mt19937 gen(11);
+  for (int trial = 0; trial < 300; ++trial) {
+    const int vocab = 1 + static_cast<int>(gen() % 3000);
+    std::vector<float> logits = RandomLogits(vocab, 1000 + trial, 1.0f + (gen() % 5));
+    for (int i = 0; i < vocab; i += 1 + gen() % 50) logits[i] = logits[gen() % vocab];  // ties
+    SamplingParams p;
+    p.temperature = 0.2f + (gen() % 100) / 50.0f;
+    p.top_k = gen() % 3 == 0 ? static_cast<int>(gen() % 100) : 0;
+    p.top_p = gen() % 2 == 0 ? 0.05f + (gen() % 95) / 100.0f : 1.0f;
+    p.min_p = gen() % 3 == 0 ? (gen() % 50) / 100.0f : 0.0f;
+    p.seed = gen();
+    const std::vector<int32_t> output(gen() % 7, 0);
+    const int32_t got = SampleToken(logits.data(), vocab, p, {}, output).token;
+    ASSERT_EQ(got, DocumentedDraw(logits, p, SamplerUniform(p.seed, output.size())))
+        << "trial " << trial << " vocab " << vocab;
   }
 }
 
@@ -267,6 +359,16 @@ TEST(Sampler, LogprobsAreDoubleLogSoftmaxOfRawLogits) {
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(t.top_logprobs[i].first, order[i]);
     EXPECT_NEAR(t.top_logprobs[i].second, logits[order[i]] - lse, 1e-5);
+  }
+}
+
+TEST(Sampler, LogSumExpMatchesDoubleOnAnySize) {
+  for (int vocab : {1, 5, 16, 37, 1000, 32003}) {
+    const std::vector<float> logits = RandomLogits(vocab, vocab + 9, 5.0f);
+    double m = -1e30, sum = 0.0;
+    for (float x : logits) m = std::max(m, static_cast<double>(x));
+    for (float x : logits) sum += std::exp(static_cast<double>(x) - m);
+    EXPECT_NEAR(LogSumExp(logits.data(), vocab), m + std::log(sum), 1e-5) << vocab;
   }
 }
 

@@ -19,6 +19,7 @@
 #include "engine/cpu_simd.h"
 #include "engine/model_config.h"
 #include "engine/model_presets.h"
+#include "engine/sampler.h"
 #include "engine/weights.h"
 #include "tests/engine/step_builder.h"
 #include "tools/cpu_bench/roofline.h"
@@ -103,23 +104,140 @@ double TimeDecode(Backend& backend, int batch, int len, int steps, int blocks_pe
   return best;
 }
 
-int Main() {
-  const std::string dir = absl::GetFlag(FLAGS_model);
-  auto config = dir.empty() ? PresetConfig(absl::GetFlag(FLAGS_preset)) : ModelConfig::FromDir(dir);
-  if (!config.ok()) return std::fprintf(stderr, "%s\n", config.status().ToString().c_str()), 1;
-  auto store = dir.empty() ? WeightStore::Dummy(*config, DType::kF32, 1) : WeightStore::Open(dir, *config);
-  if (!store.ok()) return std::fprintf(stderr, "%s\n", store.status().ToString().c_str()), 1;
-  const int threads = ResolveNumThreads(absl::GetFlag(FLAGS_threads));
-  const int reps = std::max(1, absl::GetFlag(FLAGS_reps));
+// Synthetic logits: N(0, sigma) for every id, plus `boosted` ids raised by `lift` (a peaked,
+// LM-like distribution); returns the entropy (nats) of softmax(logits / temperature).
+double MakeLogits(int vocab, float sigma, int boosted, float lift, float temperature,
+                  std::vector<float>* logits) {
+  std::mt19937 gen(5);
+  std::normal_distribution<float> dist(0.0f, sigma);
+  logits->resize(vocab);
+  for (float& x : *logits) x = dist(gen);
+  for (int i = 0; i < boosted; ++i) (*logits)[(i * 7919) % vocab] += lift - 0.5f * i;
+  double m = -1e30, sum = 0.0, ent = 0.0;
+  for (float x : *logits) m = std::max(m, double(x) / temperature);
+  for (float x : *logits) sum += std::exp(double(x) / temperature - m);
+  for (float x : *logits) {
+    const double p = std::exp(double(x) / temperature - m) / sum;
+    if (p > 0) ent -= p * std::log(p);
+  }
+  return ent;
+}
+
+// Microseconds per SampleToken call (best of `reps` x 200 calls).
+double SampleMicros(const std::vector<float>& logits, const SamplingParams& p, int reps) {
+  const std::vector<int32_t> prompt = {1, 2, 3};
+  std::vector<int32_t> output;
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    for (int i = 0; i < 200; ++i) {
+      output.push_back(SampleToken(logits.data(), logits.size(), p, prompt, output).token);
+    }
+    best = std::min(best, Since(t0) / 200);
+  }
+  return best * 1e6;
+}
+
+void PrintSamplerCosts(int vocab, int reps) {
+  SamplingParams greedy;
+  greedy.temperature = 0.0f;
+  SamplingParams temp;
+  temp.temperature = 0.8f;
+  SamplingParams nucleus = temp;
+  nucleus.top_p = 0.9f;
+  nucleus.repetition_penalty = 1.1f;
+  std::vector<float> logits;
+  for (bool peaked : {true, false}) {
+    const double entropy = peaked ? MakeLogits(vocab, 2.0f, 20, 14.0f, 0.8f, &logits)
+                                  : MakeLogits(vocab, 3.0f, 0, 0.0f, 0.8f, &logits);
+    std::printf(
+        "sampler, vocab %d, %s logits (entropy %.1f nats at T=0.8), one thread: greedy "
+        "%.1f us, T=0.8 %.1f us, T=0.8 + top-p 0.9 + repetition penalty %.1f us\n",
+        vocab, peaked ? "peaked" : "flat N(0,3)", entropy, SampleMicros(logits, greedy, reps),
+        SampleMicros(logits, temp, reps), SampleMicros(logits, nucleus, reps));
+  }
+}
+
+// The machine's ceilings, measured with the backend's thread count (zeros when not measured).
+struct Ceilings {
+  double copy_gbs = 0, read_big_gbs = 0, read_model_gbs = 0, fma_gflops = 0;
+};
+
+Ceilings MeasureCeilings(int64_t weight_bytes, int threads, int reps) {
+  Ceilings c;
+  c.copy_gbs = bench::CopyBandwidthGBs(int64_t{512} << 20, threads, reps);
+  c.read_big_gbs = bench::ReadBandwidthGBs(int64_t{1} << 30, threads, reps);
+  c.read_model_gbs = bench::ReadBandwidthGBs(weight_bytes, threads, 3 * reps);
+  c.fma_gflops = bench::FmaPeakGFlops(threads);
+  std::printf(
+      "memory: copy %.1f GB/s (STREAM copy, 2x512 MiB), read %.1f GB/s (1 GiB), "
+      "read %.1f GB/s at the model's %.1f MB of weights\ncompute: FMA peak %.1f GFLOP/s\n",
+      c.copy_gbs, c.read_big_gbs, c.read_model_gbs, weight_bytes / 1e6, c.fma_gflops);
+  return c;
+}
+
+bool PrintPrefill(Backend& backend, int len, int blocks_per_seq, int reps, const Ceilings& ceil) {
+  const ModelConfig& c = backend.config();
+  const double layer_params = static_cast<double>(c.num_layers) * c.hidden_size *
+                              (2.0 * c.q_dim() + 2.0 * c.kv_dim() + 3.0 * c.intermediate_size);
+  // Matmuls of every prompt token, q.k and p.v over the causal triangle, one lm_head row.
+  const double flops = 2.0 * layer_params * len +
+                       4.0 * c.num_layers * c.q_dim() * (len * (len + 1.0) / 2) +
+                       2.0 * c.vocab_size * c.hidden_size;
+  const double t = TimePrefill(backend, len, blocks_per_seq, reps);
+  if (t < 0) return false;
+  std::printf("prefill: %d tokens in %.2f ms = %.0f tokens/s (%.1f GFLOP/s", len, t * 1e3, len / t,
+              flops / t / 1e9);
+  if (ceil.fma_gflops > 0)
+    std::printf(", %.0f%% of FMA peak", 100.0 * flops / t / 1e9 / ceil.fma_gflops);
+  std::printf(")\n");
+  return true;
+}
+
+bool PrintDecode(Backend& backend, int batch, int len, int steps, int blocks_per_seq, int reps,
+                 const Ceilings& ceil) {
+  const ModelConfig& c = backend.config();
+  const double t = TimeDecode(backend, batch, len, steps, blocks_per_seq, reps);
+  if (t < 0) return false;
+  const double step_s = t / steps;
+  // Every weight, plus K and V of every cached position (average context) of every sequence.
+  const double kv_bytes = 2.0 * c.num_layers * c.kv_dim() * 4 * batch * (len + steps / 2.0);
+  const double bytes = CpuBackendWeightBytesPerStep(backend) + kv_bytes;
+  const double gbs = bytes / step_s / 1e9;
+  std::printf(
+      "decode batch %d: %.0f tokens/s (%.3f ms/step, context %d..%d); %.1f MB/step -> %.1f GB/s",
+      batch, batch * steps / t, step_s * 1e3, len, len + steps, bytes / 1e6, gbs);
+  if (ceil.read_model_gbs > 0) {
+    std::printf(" = %.0f%% of read bw (1 GiB), %.0f%% of read bw (model size)",
+                100 * gbs / ceil.read_big_gbs, 100 * gbs / ceil.read_model_gbs);
+  }
+  std::printf("\n");
+  return true;
+}
+
+std::vector<int> BatchSizes() {
   std::vector<int> batches;
   for (absl::string_view b : absl::StrSplit(absl::GetFlag(FLAGS_batches), ',')) {
     int v;
     if (absl::SimpleAtoi(b, &v) && v > 0) batches.push_back(v);
   }
+  return batches;
+}
+
+int Main() {
+  const std::string dir = absl::GetFlag(FLAGS_model);
+  auto config = dir.empty() ? PresetConfig(absl::GetFlag(FLAGS_preset)) : ModelConfig::FromDir(dir);
+  if (!config.ok()) return std::fprintf(stderr, "%s\n", config.status().ToString().c_str()), 1;
+  auto store =
+      dir.empty() ? WeightStore::Dummy(*config, DType::kF32, 1) : WeightStore::Open(dir, *config);
+  if (!store.ok()) return std::fprintf(stderr, "%s\n", store.status().ToString().c_str()), 1;
+  const int threads = ResolveNumThreads(absl::GetFlag(FLAGS_threads));
+  const int reps = std::max(1, absl::GetFlag(FLAGS_reps));
+  const std::vector<int> batches = BatchSizes();
   const int max_batch = batches.empty() ? 1 : *std::max_element(batches.begin(), batches.end());
   const int steps = absl::GetFlag(FLAGS_decode_steps);
   const int len = std::min(absl::GetFlag(FLAGS_prompt_len),
-                           std::max(1, config->max_position_embeddings - steps - 1));
+                           std::max(1, config->max_position_embeddings - steps));
   CpuBackendOptions options;
   options.num_threads = threads;
   const int blocks_per_seq = (len + steps + options.block_size) / options.block_size + 1;
@@ -127,46 +245,19 @@ int Main() {
   auto backend = CreateCpuBackend(*config, **store, options);
   if (!backend.ok()) return std::fprintf(stderr, "%s\n", backend.status().ToString().c_str()), 1;
   store->reset();  // the backend holds its own fp32 copy
-
-  const int64_t weight_bytes = CpuBackendWeightBytesPerStep(**backend);
-  std::printf("model: %s  (%.2fM params, %d layers, hidden %d, vocab %d), threads %d, SIMD %d lanes\n",
-              dir.empty() ? absl::GetFlag(FLAGS_preset).c_str() : dir.c_str(),
-              config->NumParameters() / 1e6, config->num_layers, config->hidden_size,
-              config->vocab_size, threads, simd::kLanes);
-  const bool roofline = absl::GetFlag(FLAGS_roofline);
-  const double copy_gbs = roofline ? bench::CopyBandwidthGBs(int64_t{512} << 20, threads, reps) : 0;
-  const double read_big = roofline ? bench::ReadBandwidthGBs(int64_t{1} << 30, threads, reps) : 0;
-  const double read_model = roofline ? bench::ReadBandwidthGBs(weight_bytes, threads, 3 * reps) : 0;
-  const double peak_gflops = roofline ? bench::FmaPeakGFlops(threads) : 0;
-  if (roofline) {
-    std::printf("memory: copy %.1f GB/s (STREAM copy, 2x512 MiB), read %.1f GB/s (1 GiB), "
-                "read %.1f GB/s at the model's %.1f MB of weights\n",
-                copy_gbs, read_big, read_model, weight_bytes / 1e6);
-    std::printf("compute: FMA peak %.1f GFLOP/s\n", peak_gflops);
-  }
-  const double flops_per_token = 2.0 * weight_bytes / 4;
-  const double t_prefill = TimePrefill(**backend, len, blocks_per_seq, reps);
-  if (t_prefill < 0) return 1;
-  const double prefill_gflops = flops_per_token * len / t_prefill / 1e9;
-  std::printf("prefill: %d tokens in %.2f ms = %.0f tokens/s (%.1f GFLOP/s", len, t_prefill * 1e3,
-              len / t_prefill, prefill_gflops);
-  if (roofline) std::printf(", %.0f%% of FMA peak", 100.0 * prefill_gflops / peak_gflops);
-  std::printf(")\n");
+  std::printf(
+      "model: %s  (%.2fM params, %d layers, hidden %d, vocab %d), threads %d, SIMD %d lanes\n",
+      dir.empty() ? absl::GetFlag(FLAGS_preset).c_str() : dir.c_str(),
+      config->NumParameters() / 1e6, config->num_layers, config->hidden_size, config->vocab_size,
+      threads, simd::kLanes);
+  const Ceilings ceil =
+      absl::GetFlag(FLAGS_roofline)
+          ? MeasureCeilings(CpuBackendWeightBytesPerStep(**backend), threads, reps)
+          : Ceilings{};
+  PrintSamplerCosts(config->vocab_size, reps);
+  if (!PrintPrefill(**backend, len, blocks_per_seq, reps, ceil)) return 1;
   for (int b : batches) {
-    const double t = TimeDecode(**backend, b, len, steps, blocks_per_seq, reps);
-    if (t < 0) return 1;
-    const double step_s = t / steps;
-    // K and V of every cached position, every layer, every sequence, at the average context.
-    const double kv_bytes = 2.0 * config->num_layers * config->kv_dim() * 4 * b * (len + steps / 2.0);
-    const double gbs = (weight_bytes + kv_bytes) / step_s / 1e9;
-    std::printf("decode batch %d: %.0f tokens/s (%.3f ms/step, context %d..%d); %.1f MB/step -> "
-                "%.1f GB/s", b, b * steps / t, step_s * 1e3, len, len + steps,
-                (weight_bytes + kv_bytes) / 1e6, gbs);
-    if (roofline) {
-      std::printf(" = %.0f%% of read bw (1 GiB), %.0f%% of read bw (model size)",
-                  100 * gbs / read_big, 100 * gbs / read_model);
-    }
-    std::printf("\n");
+    if (!PrintDecode(**backend, b, len, steps, blocks_per_seq, reps, ceil)) return 1;
   }
   return 0;
 }
