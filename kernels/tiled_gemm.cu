@@ -22,20 +22,24 @@ template <typename C>
 __device__ __forceinline__ void LoadStage(const uint16_t* a, int lda, const uint16_t* b, int ldb,
                                           uint16_t* s_a, uint16_t* s_b, int m0, int n0, int k0,
                                           int m, int n, int k) {
+  // Rows past m (or n) are not loaded at all: their stale contents only reach output rows
+  // (columns) that are never stored, because an mma row depends on its own A row alone. Past k,
+  // valid rows are zero-filled on both sides so that no stale value meets a real one.
   constexpr int kChunks = C::BK / 8;
-  for (int idx = threadIdx.x; idx < C::BM * kChunks; idx += C::kThreads) {
+  const int a_rows = min(C::BM, m - m0), b_rows = min(C::BN, n - n0);
+  for (int idx = threadIdx.x; idx < a_rows * kChunks; idx += C::kThreads) {
     const int r = idx / kChunks, c = idx % kChunks;
-    const int gm = m0 + r, gk = k0 + c * 8;
-    const bool ok = gm < m && gk < k;
-    CpAsync16(s_a + r * C::kStride + c * 8, ok ? a + static_cast<int64_t>(gm) * lda + gk : a,
-              ok ? 16 : 0);
+    const int gk = k0 + c * 8;
+    const bool ok = gk < k;
+    CpAsync16(s_a + r * C::kStride + c * 8,
+              ok ? a + static_cast<int64_t>(m0 + r) * lda + gk : a, ok ? 16 : 0);
   }
-  for (int idx = threadIdx.x; idx < C::BN * kChunks; idx += C::kThreads) {
+  for (int idx = threadIdx.x; idx < b_rows * kChunks; idx += C::kThreads) {
     const int r = idx / kChunks, c = idx % kChunks;
-    const int gn = n0 + r, gk = k0 + c * 8;
-    const bool ok = gn < n && gk < k;
-    CpAsync16(s_b + r * C::kStride + c * 8, ok ? b + static_cast<int64_t>(gn) * ldb + gk : b,
-              ok ? 16 : 0);
+    const int gk = k0 + c * 8;
+    const bool ok = gk < k;
+    CpAsync16(s_b + r * C::kStride + c * 8,
+              ok ? b + static_cast<int64_t>(n0 + r) * ldb + gk : b, ok ? 16 : 0);
   }
 }
 
@@ -135,12 +139,22 @@ using Cfg4 = Cfg<64, 64, 64, 2, 2, 4>;
 using Cfg5 = Cfg<128, 64, 32, 4, 2, 4>;
 using Cfg6 = Cfg<128, 128, 32, 2, 4, 4>;
 using Cfg7 = Cfg<64, 128, 32, 2, 4, 4>;
+// Longer K stages (512-byte row segments per stage stream better), and 64x64 warp tiles
+// (more mma per ldmatrix) for prefill.
+using Cfg8 = Cfg<16, 32, 256, 1, 2, 3>;
+using Cfg9 = Cfg<32, 32, 256, 2, 2, 3>;
+using Cfg10 = Cfg<64, 32, 128, 4, 1, 4>;
+using Cfg11 = Cfg<64, 64, 128, 2, 2, 3>;
+using Cfg12 = Cfg<128, 128, 64, 2, 2, 3>;
+using Cfg13 = Cfg<128, 256, 64, 2, 4, 3>;
 
 constexpr const char* kConfigNames[] = {
-    "16x16x256/1w/4s", "16x32x128/2w/4s", "16x64x128/4w/3s", "32x32x128/4w/4s",
-    "64x64x64/4w/4s",  "128x64x32/8w/4s", "128x128x32/8w/4s", "64x128x32/8w/4s"};
-constexpr int kConfigRows[] = {16, 16, 16, 32, 64, 128, 128, 64};
-constexpr int kNumConfigs = 8;
+    "16x16x256/1w/4s",  "16x32x128/2w/4s",  "16x64x128/4w/3s",  "32x32x128/4w/4s",
+    "64x64x64/4w/4s",   "128x64x32/8w/4s",  "128x128x32/8w/4s", "64x128x32/8w/4s",
+    "16x32x256/2w/3s",  "32x32x256/4w/3s",  "64x32x128/4w/4s",  "64x64x128/4w/3s",
+    "128x128x64/4w/3s", "128x256x64/8w/3s"};
+constexpr int kConfigRows[] = {16, 16, 16, 32, 64, 128, 128, 64, 16, 32, 64, 64, 128, 128};
+constexpr int kNumConfigs = 14;
 
 template <typename T, bool kF32Out, typename C>
 KernelError LaunchConfig(const void* a, int lda, const void* b, int ldb, void* c, int m, int n,
@@ -168,6 +182,12 @@ KernelError LaunchTyped(int config, const void* a, int lda, const void* b, int l
     case 5: return LaunchConfig<T, kF32Out, Cfg5>(a, lda, b, ldb, c, m, n, k, s);
     case 6: return LaunchConfig<T, kF32Out, Cfg6>(a, lda, b, ldb, c, m, n, k, s);
     case 7: return LaunchConfig<T, kF32Out, Cfg7>(a, lda, b, ldb, c, m, n, k, s);
+    case 8: return LaunchConfig<T, kF32Out, Cfg8>(a, lda, b, ldb, c, m, n, k, s);
+    case 9: return LaunchConfig<T, kF32Out, Cfg9>(a, lda, b, ldb, c, m, n, k, s);
+    case 10: return LaunchConfig<T, kF32Out, Cfg10>(a, lda, b, ldb, c, m, n, k, s);
+    case 11: return LaunchConfig<T, kF32Out, Cfg11>(a, lda, b, ldb, c, m, n, k, s);
+    case 12: return LaunchConfig<T, kF32Out, Cfg12>(a, lda, b, ldb, c, m, n, k, s);
+    case 13: return LaunchConfig<T, kF32Out, Cfg13>(a, lda, b, ldb, c, m, n, k, s);
     default: return kKernelInvalidValue;
   }
 }

@@ -89,8 +89,14 @@ absl::Status CudaBackendImpl::SampleAndCollect(const StepBatch& batch, StepResul
   auto* d_rows = d_rows_.as<kernels::SamplingRow>();
   auto* d_entries = d_entries_.as<kernels::PenaltyEntry>();
   auto* d_results = d_results_.as<kernels::SampleResult>();
-  KERNEL_RETURN_IF_ERROR(
-      kernels::LaunchLogprobs(logits, vocab, d_rows, num_rows, d_results, stream_));
+  bool need_logprobs = false;
+  for (const StepSequence& s : batch.seqs) {
+    need_logprobs |= s.sample && (s.sampling->logprobs || s.sampling->top_logprobs > 0);
+  }
+  if (need_logprobs) {  // a full pass over every row's logits; skipped when nobody asked
+    KERNEL_RETURN_IF_ERROR(
+        kernels::LaunchLogprobs(logits, vocab, d_rows, num_rows, d_results, stream_));
+  }
   int logits_span = 0;
   if (batch.return_logits) {  // raw logits, before the penalties touch them
     for (const kernels::SamplingRow& r : rows_) logits_span = std::max(logits_span, r.logits_row + 1);
@@ -112,12 +118,21 @@ absl::Status CudaBackendImpl::SampleAndCollect(const StepBatch& batch, StepResul
 
   const auto* res = h_results_.as<kernels::SampleResult>();
   result->tokens.resize(num_rows);
+  std::vector<const SamplingParams*> params;
+  for (const StepSequence& s : batch.seqs) {
+    if (s.sample) params.push_back(s.sampling);
+  }
   for (int i = 0; i < num_rows; ++i) {
     SampledToken& t = result->tokens[i];
     t.token = res[i].token;
-    t.logprob = res[i].logprob;
+    // As the CPU sampler: a logprob only when asked for.
+    t.logprob = (params[i]->logprobs || params[i]->top_logprobs > 0) ? res[i].logprob : 0.0f;
     t.top_logprobs.clear();
-    for (int j = 0; j < res[i].num_top; ++j) {
+    // num_top is only written by the logprobs pass, which runs only when someone asked.
+    const int num_top = params[i]->top_logprobs > 0
+                            ? std::clamp(res[i].num_top, 0, kernels::kMaxTopLogprobs)
+                            : 0;
+    for (int j = 0; j < num_top; ++j) {
       t.top_logprobs.emplace_back(res[i].top_ids[j], res[i].top_logprobs[j]);
     }
     if (t.token < 0 || t.token >= vocab) {

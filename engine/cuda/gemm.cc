@@ -1,7 +1,11 @@
 #include "engine/cuda/gemm.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -37,10 +41,13 @@ absl::StatusOr<std::unique_ptr<GemmDispatcher>> GemmDispatcher::Create(
   ASSIGN_OR_RETURN(g->workspace_, DeviceBuffer::Allocate(kCublasWorkspaceBytes));
   CUBLAS_RETURN_IF_ERROR(
       cublasSetWorkspace(g->cublas_, g->workspace_.data(), g->workspace_.size()));
+  ASSIGN_OR_RETURN(LtGemm * lt, LtGemm::Create(g->workspace_.data(), g->workspace_.size()));
+  g->lt_.reset(lt);
   return g;
 }
 
 GemmDispatcher::~GemmDispatcher() {
+  lt_.reset();
   if (cublas_ != nullptr) cublasDestroy(cublas_);
 }
 
@@ -66,6 +73,8 @@ absl::Status GemmDispatcher::RunChoice(const Choice& c, const void* x, int lda, 
       KERNEL_RETURN_IF_ERROR(
           kernels::LaunchSkinnyGemm(KernelType(dtype_), x, w, y, y_f32, m, n, k, stream_));
       return absl::OkStatus();
+    case Impl::kLt:
+      return lt_->Run(c.algo, dtype_, x, lda, w, ldw, y, y_f32, m, n, k, stream_);
     case Impl::kCublas: {
       const cudaDataType_t in = dtype_ == DType::kF16 ? CUDA_R_16F : CUDA_R_16BF;
       const float alpha = 1.0f, beta = 0.0f;
@@ -100,6 +109,101 @@ std::vector<GemmDispatcher::Choice> GemmDispatcher::Candidates(int m, int k) con
   return out;
 }
 
+float GemmDispatcher::TimeChoice(const Choice& c, const GemmProblem& p, const void* x, void* y,
+                                 int m) {
+  // Warm-up, and a support check: a failing candidate is skipped.
+  if (!RunChoice(c, x, p.k, p.weights[0], p.ldw, y, p.y_f32, m, p.n, p.k).ok()) {
+    cudaGetLastError();
+    return -1.0f;
+  }
+  const int reps = m <= 256 ? 6 : 2;
+  cudaEvent_t start, stop;
+  if (cudaEventCreate(&start) != cudaSuccess || cudaEventCreate(&stop) != cudaSuccess) return -1;
+  cudaEventRecord(start, stream_);
+  bool ok = true;
+  for (int r = 0; r < reps && ok; ++r) {
+    ok = RunChoice(c, x, p.k, p.weights[r % p.weights.size()], p.ldw, y, p.y_f32, m, p.n, p.k)
+             .ok();
+  }
+  cudaEventRecord(stop, stream_);
+  float ms_total = -1.0f;
+  if (cudaEventSynchronize(stop) != cudaSuccess || !ok ||
+      cudaEventElapsedTime(&ms_total, start, stop) != cudaSuccess) {
+    cudaGetLastError();
+    ms_total = -1.0f;
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return ms_total < 0.0f ? -1.0f : ms_total * 1000.0f / reps;
+}
+
+absl::StatusOr<std::map<int, GemmDispatcher::Choice>> GemmDispatcher::TuneLtFamily(
+    const GemmProblem& p, const std::vector<int>& ms, const void* x) {
+  const int max_m = ms.back();
+  const size_t elem = p.y_f32 ? 4 : 2, row_bytes = elem * p.n;
+  std::map<int, Choice> chosen;
+  const auto refs = lt_->Heuristics(dtype_, p.y_f32, max_m, p.n, p.k, p.k, p.ldw, 1);
+  if (refs.empty()) return chosen;
+  ASSIGN_OR_RETURN(DeviceBuffer y_ref, DeviceBuffer::Allocate(row_bytes * max_m));
+  ASSIGN_OR_RETURN(DeviceBuffer y_tmp, DeviceBuffer::Allocate(row_bytes * max_m));
+  Choice ref{Impl::kLt, 0, 0.0f, refs[0]};
+  if (!RunChoice(ref, x, p.k, p.weights[0], p.ldw, y_ref.data(), p.y_f32, max_m, p.n, p.k).ok()) {
+    cudaGetLastError();
+    return chosen;
+  }
+  std::vector<char> want(row_bytes * max_m), got;
+  CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+  CUDA_RETURN_IF_ERROR(cudaMemcpy(want.data(), y_ref.data(), want.size(), cudaMemcpyDeviceToHost));
+  // True when `c` run on consecutive slices of `rows` rows reproduces the reference rows.
+  auto reproduces = [&](const Choice& c, int rows) -> bool {
+    if (!lt_->Supports(c.algo, dtype_, p.y_f32, rows, p.n, p.k, p.k, p.ldw)) return false;
+    const int cover = std::min(max_m, std::max(rows, 64)) / rows * rows;
+    for (int s = 0; s + rows <= cover; s += rows) {
+      const char* xs = static_cast<const char*>(x) + size_t{2} * s * p.k;
+      if (!RunChoice(c, xs, p.k, p.weights[0], p.ldw, y_tmp.as<char>() + row_bytes * s, p.y_f32,
+                     rows, p.n, p.k)
+               .ok()) {
+        cudaGetLastError();
+        return false;
+      }
+    }
+    got.resize(row_bytes * cover);
+    if (cudaStreamSynchronize(stream_) != cudaSuccess ||
+        cudaMemcpy(got.data(), y_tmp.data(), got.size(), cudaMemcpyDeviceToHost) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    return std::equal(got.begin(), got.end(), want.begin());
+  };
+  // One pool of candidates for every batch size: what cuBLASLt proposes at any size (an
+  // algorithm proposed for large batches often serves small ones well and consistently).
+  std::vector<Choice> pool = {ref};
+  for (int m : ms) {
+    for (const auto& algo : lt_->Heuristics(dtype_, p.y_f32, m, p.n, p.k, p.k, p.ldw, 16)) {
+      const bool seen = std::any_of(pool.begin(), pool.end(), [&](const Choice& c) {
+        return std::memcmp(&c.algo, &algo, sizeof(algo)) == 0;
+      });
+      if (!seen) pool.push_back(Choice{Impl::kLt, 0, 0.0f, algo});
+    }
+  }
+  int prev = 0;
+  for (int m : ms) {
+    const int lo = prev + 1;
+    prev = m;
+    std::vector<Choice> cands = pool;
+    Choice best;
+    best.micros = -1.0f;
+    for (Choice& c : cands) {
+      if (!reproduces(c, m) || (lo != m && !reproduces(c, lo))) continue;
+      c.micros = TimeChoice(c, p, x, y_tmp.data(), m);
+      if (c.micros >= 0.0f && (best.micros < 0.0f || c.micros < best.micros)) best = c;
+    }
+    if (best.micros < 0.0f) return std::map<int, Choice>();
+    chosen[m] = best;
+  }
+  return chosen;
+}
+
 absl::Status GemmDispatcher::Autotune(const std::vector<GemmProblem>& problems,
                                       const std::vector<int>& ms) {
   if (problems.empty() || ms.empty()) return absl::OkStatus();
@@ -114,44 +218,64 @@ absl::Status GemmDispatcher::Autotune(const std::vector<GemmProblem>& problems,
   KERNEL_RETURN_IF_ERROR(kernels::LaunchRandomFill(KernelType(dtype_), x.data(),
                                                    int64_t{max_m} * max_k, 7, 1.0f, 0.0f,
                                                    stream_));
-  cudaEvent_t start, stop;
-  CUDA_RETURN_IF_ERROR(cudaEventCreate(&start));
-  CUDA_RETURN_IF_ERROR(cudaEventCreate(&stop));
-  absl::Status status;
   for (const GemmProblem& p : problems) {
     const ShapeKey key{p.n, p.k, p.y_f32};
     names_[key] = p.name;
+    std::map<int, Choice> own;
     for (int m : ms) {
-      const int reps = m <= 256 ? 6 : 2;
       Choice best;
       best.micros = -1.0f;
-      for (Choice c : Candidates(m, p.k)) {
-        // Warm-up (and a support check: a failing candidate is skipped).
-        if (!RunChoice(c, x.data(), p.k, p.weights[0], p.ldw, y.data(), p.y_f32, m, p.n, p.k)
-                 .ok()) {
-          cudaGetLastError();
-          continue;
+      std::vector<Choice> cands = Candidates(m, p.k);
+      if (!options_.batch_invariant) {  // unverified cuBLASLt proposals may compete too
+        for (const auto& algo : lt_->Heuristics(dtype_, p.y_f32, m, p.n, p.k, p.k, p.ldw, 4)) {
+          cands.push_back(Choice{Impl::kLt, 0, 0.0f, algo});
         }
-        cudaEventRecord(start, stream_);
-        for (int r = 0; r < reps; ++r) {
-          status = RunChoice(c, x.data(), p.k, p.weights[r % p.weights.size()], p.ldw, y.data(),
-                             p.y_f32, m, p.n, p.k);
-          if (!status.ok()) break;
-        }
-        cudaEventRecord(stop, stream_);
-        CUDA_RETURN_IF_ERROR(cudaEventSynchronize(stop));
-        if (!status.ok()) continue;
-        float ms_total = 0.0f;
-        CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms_total, start, stop));
-        c.micros = ms_total * 1000.0f / reps;
-        if (best.micros < 0.0f || c.micros < best.micros) best = c;
       }
-      if (best.micros >= 0.0f) table_[key][m] = best;
+      for (Choice c : cands) {
+        c.micros = TimeChoice(c, p, x.data(), y.data(), m);
+        if (c.micros >= 0.0f && (best.micros < 0.0f || c.micros < best.micros)) best = c;
+      }
+      if (best.micros >= 0.0f) own[m] = best;
+    }
+    table_[key] = own;
+    // CORVID_GEMM_FAMILY=tiled keeps corvid's own kernels (diagnosis and comparisons).
+    const char* family = std::getenv("CORVID_GEMM_FAMILY");
+    if (!options_.batch_invariant || (family && std::string(family) == "tiled")) continue;
+    // Two invariant families: keep the one with the lower geometric-mean time over `ms`.
+    using Table = std::map<int, Choice>;
+    ASSIGN_OR_RETURN(Table lt, TuneLtFamily(p, ms, x.data()));
+    auto log_time = [](const std::map<int, Choice>& t) {
+      double s = 0.0;
+      for (const auto& [m, c] : t) s += std::log(std::max(c.micros, 1e-3f));
+      return s;
+    };
+    if (lt.size() == ms.size() && (own.size() < ms.size() || log_time(lt) < log_time(own))) {
+      table_[key] = lt;
     }
   }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
   return absl::OkStatus();
+}
+
+std::string GemmDispatcher::ChoiceName(const Choice& c) const {
+  switch (c.impl) {
+    case Impl::kTiled:
+      return kernels::TiledGemmConfigName(c.config);
+    case Impl::kCublas:
+      return "cublas";
+    case Impl::kSkinny:
+      return "skinny";
+    case Impl::kLt: {
+      int id = -1, tile = -1, splitk = -1;
+      cublasLtMatmulAlgoConfigGetAttribute(&c.algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof(id),
+                                           nullptr);
+      cublasLtMatmulAlgoConfigGetAttribute(&c.algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile,
+                                           sizeof(tile), nullptr);
+      cublasLtMatmulAlgoConfigGetAttribute(&c.algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splitk,
+                                           sizeof(splitk), nullptr);
+      return absl::StrCat("lt:algo", id, "/tile", tile, "/splitk", splitk);
+    }
+  }
+  return "?";
 }
 
 std::string GemmDispatcher::Describe() const {
@@ -160,11 +284,9 @@ std::string GemmDispatcher::Describe() const {
     const auto& [n, k, f32] = key;
     auto name = names_.find(key);
     for (const auto& [m, c] : rows) {
-      const char* impl = c.impl == Impl::kTiled    ? kernels::TiledGemmConfigName(c.config)
-                         : c.impl == Impl::kCublas ? "cublas"
-                                                   : "skinny";
+      const std::string impl = ChoiceName(c);
       const double bytes = 2.0 * n * k;
-      absl::StrAppendFormat(&out, "  %-8s n=%-6d k=%-6d m=%-5d %-18s %8.1f us  %6.0f GB/s  %6.1f TFLOP/s\n",
+      absl::StrAppendFormat(&out, "  %-8s n=%-6d k=%-6d m=%-5d %-26s %8.1f us  %6.0f GB/s  %6.1f TFLOP/s\n",
                             name == names_.end() ? "" : name->second.c_str(), n, k, m, impl,
                             c.micros, bytes / (c.micros * 1e3), 2.0 * m * n * k / (c.micros * 1e6));
     }

@@ -1,11 +1,13 @@
 // Picks and runs the GEMM y = x * w^T of every projection (internal to the CUDA backend).
 //
-// Candidates: corvid's tiled tensor-core kernel in several tile configurations (batch-
-// invariant, kernels/tiled_gemm.h), and, only when batch invariance is switched off, cuBLAS
-// and the weight-streaming skinny kernel. The choice per (shape, batch rows) is made by timing
-// every candidate once at start-up (Autotune); between tuned row counts the next larger one's
-// choice is used. In batch-invariant mode every candidate computes bit-identical rows, so the
-// timing decides speed only, never results.
+// Batch-invariant mode (the default): per projection, one family of kernels whose members all
+// compute bit-identical rows, so the timing decides speed only, never results. The family is
+// cuBLASLt algorithms that reproduce a reference algorithm's rows bit for bit (checked at
+// start-up, see lt_gemm.h), or, when no such set covers every batch size, corvid's tiled
+// tensor-core kernel in several tile configurations (invariant by construction,
+// kernels/tiled_gemm.h). Otherwise cuBLAS's own choice and the weight-streaming skinny kernel
+// join the candidates. The choice per (shape, batch rows) is made by timing the candidates at
+// start-up (Autotune); between tuned row counts the next larger one's choice is used.
 #ifndef CORVID_ENGINE_CUDA_GEMM_H_
 #define CORVID_ENGINE_CUDA_GEMM_H_
 
@@ -20,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/device_memory.h"
+#include "engine/cuda/lt_gemm.h"
 #include "engine/tensor.h"
 
 namespace corvid::cuda {
@@ -54,11 +57,12 @@ class GemmDispatcher {
   std::string Describe() const;
 
  private:
-  enum class Impl { kTiled, kCublas, kSkinny };
+  enum class Impl { kTiled, kCublas, kSkinny, kLt };
   struct Choice {
     Impl impl = Impl::kTiled;
     int config = 0;
     float micros = 0.0f;
+    cublasLtMatmulAlgo_t algo{};
   };
   using ShapeKey = std::tuple<int, int, bool>;  // n, k, y_f32
 
@@ -68,12 +72,19 @@ class GemmDispatcher {
   absl::Status RunChoice(const Choice& c, const void* x, int lda, const void* w, int ldw, void* y,
                          bool y_f32, int m, int n, int k);
   std::vector<Choice> Candidates(int m, int k) const;
+  // Times `c` at m rows (rotating the problem's weights); negative when it fails.
+  float TimeChoice(const Choice& c, const GemmProblem& p, const void* x, void* y, int m);
+  // The cuBLASLt family for `p` (see above); empty when no consistent set covers `ms`.
+  absl::StatusOr<std::map<int, Choice>> TuneLtFamily(const GemmProblem& p,
+                                                     const std::vector<int>& ms, const void* x);
+  std::string ChoiceName(const Choice& c) const;
 
   DType dtype_;
   cudaStream_t stream_;
   GemmOptions options_;
   cublasHandle_t cublas_ = nullptr;
   DeviceBuffer workspace_;
+  std::unique_ptr<LtGemm> lt_;
   std::map<ShapeKey, std::map<int, Choice>> table_;
   std::map<ShapeKey, std::string> names_;
 };

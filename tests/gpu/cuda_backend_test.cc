@@ -53,7 +53,7 @@ CudaBackendOptions SmallOptions() {
   CudaBackendOptions o;
   o.num_kv_blocks = 1024;
   o.max_num_seqs = 64;
-  o.max_num_batched_tokens = 2048;
+  o.max_num_batched_tokens = 4096;
   o.block_size = kBlockSize;
   return o;
 }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# On the GPU machine, from the checkout root: unpacks .gpupack/pack.tar.xz (see pack.sh) and runs
+# the GPU tests, the benchmark (+ torch attention reference) and/or the transformers comparison.
+# Logs go to $OUT (the device tool brings them back).
+#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|all] ...
+set -uo pipefail
+OUT=${OUT:-/tmp/corvid-out}
+mkdir -p "$OUT"
+pack=/tmp/corvid-pack
+if [ ! -x "$pack/bin/corvid-bench" ]; then
+  mkdir -p "$pack" && xz -dc .gpupack/pack.tar.xz | tar -C "$pack" -xf - || exit 1
+fi
+export LD_LIBRARY_PATH="$pack/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+models_path=$(cat "$pack/models_path")
+mkdir -p "$(dirname "$models_path")" && ln -sfn "$pack/models" "$models_path"
+echo "commit $(cat "$pack/commit"); $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
+
+run_tests() {
+  local failed=0
+  for t in "$pack"/bin/gpu_*_test; do
+    echo "== $(basename "$t")"
+    timeout 180 "$t" --gtest_brief=1 >"$OUT/$(basename "$t").log" 2>&1
+    local rc=$?
+    tail -n 25 "$OUT/$(basename "$t").log"
+    [ $rc -ne 0 ] && failed=1 && echo "!! $(basename "$t") exit $rc"
+  done
+  return $failed
+}
+
+run_bench() {
+  timeout 300 "$pack/bin/corvid-bench" --gemm_table --attention_out "$OUT/attn.txt" "$@" 2>&1 |
+    tee "$OUT/bench.log"
+  python3 "$pack/attention_ref.py" "$OUT/attn.txt" 2>&1 | tee -a "$OUT/bench.log"
+}
+
+run_hf() {
+  PYTHONUNBUFFERED=1 timeout 500 python3 "$pack/hf_compare.py" "$pack" "$@" 2>&1 | tee "$OUT/hf.log"
+}
+
+what=${1:-all}
+shift || true
+case "$what" in
+  tests) run_tests ;;
+  bench) run_bench "$@" ;;
+  hf) run_hf "$@" ;;
+  all) run_tests; run_bench; run_hf ;;
+  *) echo "unknown stage $what"; exit 2 ;;
+esac

@@ -1,0 +1,145 @@
+#include "tools/bench/attention_bench.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/device_memory.h"
+#include "kernels/elementwise.h"
+#include "kernels/paged_attention.h"
+
+namespace corvid::bench {
+namespace {
+
+constexpr int kHeads = 32, kKvHeads = 8, kHeadDim = 128, kBlock = 16;
+constexpr kernels::DataType kType = kernels::DataType::kBF16;
+
+struct Setup {
+  cuda::DeviceBuffer k, v, q, out, indptr, ids, qo, ctx, tiles, partial, ml;
+  std::vector<int32_t> h_tiles;
+};
+
+absl::Status Upload(cuda::DeviceBuffer* buf, const std::vector<int32_t>& v) {
+  ASSIGN_OR_RETURN(*buf, cuda::DeviceBuffer::Allocate(std::max<size_t>(v.size(), 1) * 4));
+  CUDA_RETURN_IF_ERROR(cudaMemcpy(buf->data(), v.data(), v.size() * 4, cudaMemcpyHostToDevice));
+  return absl::OkStatus();
+}
+
+// Sequences of `len` keys in shuffled blocks, random K/V/Q; `q_rows` query rows in total.
+absl::Status Prepare(int batch, int len, int q_rows, bool prefill, Setup* s) {
+  const int per = (len + kBlock - 1) / kBlock, blocks = per * batch;
+  std::vector<int32_t> ids(blocks), indptr = {0}, qo = {0}, ctx;
+  std::iota(ids.begin(), ids.end(), 0);
+  std::shuffle(ids.begin(), ids.end(), std::mt19937(1));
+  for (int b = 0; b < batch; ++b) {
+    indptr.push_back((b + 1) * per);
+    qo.push_back(qo.back() + (prefill ? len : 1));
+    ctx.push_back(len);
+    for (int q0 = 0; prefill && q0 < len; q0 += kernels::kPrefillTileQueries) {
+      s->h_tiles.push_back(b);
+      s->h_tiles.push_back(q0);
+    }
+  }
+  const size_t kv_elems = size_t(blocks) * kKvHeads * kBlock * kHeadDim;
+  const size_t q_elems = size_t(q_rows) * kHeads * kHeadDim;
+  ASSIGN_OR_RETURN(s->k, cuda::DeviceBuffer::Allocate(kv_elems * 2));
+  ASSIGN_OR_RETURN(s->v, cuda::DeviceBuffer::Allocate(kv_elems * 2));
+  ASSIGN_OR_RETURN(s->q, cuda::DeviceBuffer::Allocate(q_elems * 2));
+  ASSIGN_OR_RETURN(s->out, cuda::DeviceBuffer::Allocate(q_elems * 2));
+  KERNEL_RETURN_IF_ERROR(kernels::LaunchRandomFill(kType, s->k.data(), kv_elems, 1, 1, 0, nullptr));
+  KERNEL_RETURN_IF_ERROR(kernels::LaunchRandomFill(kType, s->v.data(), kv_elems, 2, 1, 0, nullptr));
+  KERNEL_RETURN_IF_ERROR(kernels::LaunchRandomFill(kType, s->q.data(), q_elems, 3, 1, 0, nullptr));
+  RETURN_IF_ERROR(Upload(&s->indptr, indptr));
+  RETURN_IF_ERROR(Upload(&s->ids, ids));
+  RETURN_IF_ERROR(Upload(&s->qo, qo));
+  RETURN_IF_ERROR(Upload(&s->ctx, ctx));
+  RETURN_IF_ERROR(Upload(&s->tiles, s->h_tiles));
+  const int cap = 16;
+  ASSIGN_OR_RETURN(s->partial, cuda::DeviceBuffer::Allocate(
+                                   4 * kernels::DecodePartialOutFloats(q_rows, kHeads, cap, kHeadDim)));
+  ASSIGN_OR_RETURN(s->ml, cuda::DeviceBuffer::Allocate(
+                              4 * kernels::DecodePartialMlFloats(q_rows, kHeads, cap)));
+  return absl::OkStatus();
+}
+
+template <typename Fn>
+absl::StatusOr<double> MedianMicros(Fn launch) {
+  cudaEvent_t a, b;
+  CUDA_RETURN_IF_ERROR(cudaEventCreate(&a));
+  CUDA_RETURN_IF_ERROR(cudaEventCreate(&b));
+  for (int i = 0; i < 3; ++i) KERNEL_RETURN_IF_ERROR(launch());
+  std::vector<double> t;
+  for (int i = 0; i < 30; ++i) {
+    cudaEventRecord(a);
+    KERNEL_RETURN_IF_ERROR(launch());
+    cudaEventRecord(b);
+    CUDA_RETURN_IF_ERROR(cudaEventSynchronize(b));
+    float ms = 0;
+    cudaEventElapsedTime(&ms, a, b);
+    t.push_back(ms * 1000.0);
+  }
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+}  // namespace
+
+std::vector<AttentionCase> DefaultAttentionCases() {
+  return {{"prefill", 1, 512}, {"prefill", 4, 2048}, {"prefill", 1, 8192},
+          {"decode", 1, 640},  {"decode", 32, 640},  {"decode", 128, 640},
+          {"decode", 8, 8192}};
+}
+
+absl::Status TimeAttention(std::vector<AttentionCase>* cases) {
+  for (AttentionCase& c : *cases) {
+    const bool prefill = c.kind == "prefill";
+    Setup s;
+    RETURN_IF_ERROR(Prepare(c.batch, c.len, prefill ? c.batch * c.len : c.batch, prefill, &s));
+    const kernels::PagedKvView kv{s.k.data(), s.v.data(), s.indptr.as<int32_t>(),
+                                  s.ids.as<int32_t>(), kKvHeads, kBlock};
+    const float scale = 1.0f / std::sqrt(float(kHeadDim));
+    if (prefill) {
+      kernels::PrefillAttentionParams p;
+      p.q = s.q.data();
+      p.out = s.out.data();
+      p.kv = kv;
+      p.qo_indptr = s.qo.as<int32_t>();
+      p.ctx_len = s.ctx.as<int32_t>();
+      p.tiles = s.tiles.as<int32_t>();
+      p.num_tiles = static_cast<int>(s.h_tiles.size() / 2);
+      p.num_heads = kHeads;
+      p.head_dim = kHeadDim;
+      p.scale = scale;
+      ASSIGN_OR_RETURN(c.micros, MedianMicros([&] {
+                         return kernels::LaunchPrefillAttention(kType, p, nullptr);
+                       }));
+    } else {
+      kernels::DecodeAttentionParams p;
+      p.q = s.q.data();
+      p.out = s.out.data();
+      p.kv = kv;
+      p.row_ctx = s.ctx.as<int32_t>();
+      p.split_tokens = 128;
+      p.split_cap = 16;
+      p.max_splits = kernels::DecodeSplits(c.len, 128, 16);
+      p.partial_out = s.partial.as<float>();
+      p.partial_ml = s.ml.as<float>();
+      p.num_rows = c.batch;
+      p.num_heads = kHeads;
+      p.head_dim = kHeadDim;
+      p.scale = scale;
+      ASSIGN_OR_RETURN(c.micros, MedianMicros([&] {
+                         return kernels::LaunchDecodeAttention(kType, p, nullptr);
+                       }));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace corvid::bench
