@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "engine/cpu_parallel.h"
 #include "engine/cpu_simd.h"
 
 namespace corvid {
@@ -68,24 +69,22 @@ void WeightedValues(const AttentionArgs& a, int kvh, int group, const TokenKv& t
 void WriteKv(const PagedKvLayer& kv, const TokenKv* tokens, int num_tokens, const float* k,
              const float* v, int row_stride) {
   const size_t bytes = sizeof(float) * kv.num_kv_heads * kv.head_dim;
-#pragma omp for schedule(static)
-  for (int t = 0; t < num_tokens; ++t) {
+  ParallelForStatic(num_tokens, [&](int t) {
     const int pos = tokens[t].position;
     const long off = kv.SlotOffset(tokens[t].block_table[pos / kv.block_size], pos % kv.block_size);
     std::memcpy(kv.k + off, k + static_cast<long>(t) * row_stride, bytes);
     std::memcpy(kv.v + off, v + static_cast<long>(t) * row_stride, bytes);
-  }
+  });
 }
 
 void Attention(const AttentionArgs& a) {
   const int num_kv_heads = a.kv->num_kv_heads;
   const int group = a.num_heads / num_kv_heads;
   const int hd = a.kv->head_dim;
-  thread_local std::vector<float> scores;
-  float sums[256];  // group size; heads per KV head is far below this in every Llama model
   const int num_items = a.num_tokens * num_kv_heads;
-#pragma omp for schedule(dynamic, 1)
-  for (int item = 0; item < num_items; ++item) {
+  ParallelFor(num_items, [&](int item) {
+    thread_local std::vector<float> scores;
+    float sums[256];  // group size; the backend rejects models with more heads per KV head
     const int t = item / num_kv_heads;
     const int kvh = item % num_kv_heads;
     const TokenKv& tok = a.tokens[t];
@@ -96,7 +95,7 @@ void Attention(const AttentionArgs& a) {
     Softmax(scores.data(), group, n, sums);
     WeightedValues(a, kvh, group, tok, scores.data(), sums,
                    a.out + static_cast<long>(t) * a.out_stride + head_off);
-  }
+  });
 }
 
 }  // namespace corvid

@@ -26,7 +26,7 @@ struct TokenKv {
   int32_t position = 0;
 };
 
-// Work-shared (see cpu_ops.h). Stores every token's K and V rows (num_kv_heads * head_dim
+// Work-shared (see cpu_parallel.h). Stores every token's K and V rows (num_kv_heads * head_dim
 // floats at k + t * row_stride and v + t * row_stride) into its position's slot.
 void WriteKv(const PagedKvLayer& kv, const TokenKv* tokens, int num_tokens, const float* k,
              const float* v, int row_stride);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/cpu_parallel.h"
 #include "engine/cpu_simd.h"
 
 namespace corvid {
@@ -92,10 +93,8 @@ void MatMul(const MatMulArgs& a) {
   int chunk = (a.rows + target_chunks - 1) / target_chunks;
   chunk = std::max(kAlign, (chunk + kAlign - 1) / kAlign * kAlign);
   const int num_chunks = (a.rows + chunk - 1) / chunk;
-#pragma omp for schedule(dynamic, 1)
-  for (int c = 0; c < num_chunks; ++c) {
-    RowRange(a, c * chunk, std::min(a.rows, (c + 1) * chunk));
-  }
+  ParallelFor(num_chunks,
+              [&](int c) { RowRange(a, c * chunk, std::min(a.rows, (c + 1) * chunk)); });
 }
 
 }  // namespace corvid

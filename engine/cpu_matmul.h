@@ -20,9 +20,9 @@ struct MatMulArgs {
 
 // y[t][n] = (accumulate ? y[t][n] : 0) + (dot(x[t], w[n]) + bias[n]).
 //
-// Each weight row is streamed from memory once for all T tokens. Work is shared with an
-// orphaned `omp for`: call it from every thread of a parallel region (it ends with the region's
-// barrier), or outside one to run serially. Every dot product is computed by the same sequence
+// Each weight row is streamed from memory once for all T tokens. Work-shared (cpu_parallel.h):
+// call it from every member of a ThreadTeam (it ends with a barrier), or outside one to run
+// serially. Every dot product is computed by the same sequence
 // (see cpu_simd.h), so results depend neither on T, on the other rows of x, nor on threads.
 void MatMul(const MatMulArgs& a);
 

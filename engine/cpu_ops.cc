@@ -3,18 +3,19 @@
 #include <cmath>
 #include <cstring>
 
+#include "engine/cpu_parallel.h"
+
 namespace corvid {
 
 void RmsNorm(const float* x, const float* weight, int num_rows, int n, double eps, float* y) {
-#pragma omp for schedule(static)
-  for (int r = 0; r < num_rows; ++r) {
+  ParallelForStatic(num_rows, [&](int r) {
     const float* xr = x + static_cast<long>(r) * n;
     float* yr = y + static_cast<long>(r) * n;
     double sum_sq = 0.0;
     for (int i = 0; i < n; ++i) sum_sq += static_cast<double>(xr[i]) * xr[i];
     const float inv = static_cast<float>(1.0 / std::sqrt(sum_sq / n + eps));
     for (int i = 0; i < n; ++i) yr[i] = weight[i] * (xr[i] * inv);
-  }
+  });
 }
 
 std::vector<double> RopeInvFreq(const ModelConfig& config) {
@@ -59,8 +60,7 @@ void RopeTable(const std::vector<double>& inv_freq, const int32_t* positions, in
 void ApplyRope(float* x, int row_stride, int num_tokens, int num_heads, int head_dim,
                const float* cos_table, const float* sin_table) {
   const int half = head_dim / 2;
-#pragma omp for schedule(static)
-  for (int t = 0; t < num_tokens; ++t) {
+  ParallelForStatic(num_tokens, [&](int t) {
     const float* c = cos_table + static_cast<long>(t) * half;
     const float* s = sin_table + static_cast<long>(t) * half;
     for (int h = 0; h < num_heads; ++h) {
@@ -72,25 +72,23 @@ void ApplyRope(float* x, int row_stride, int num_tokens, int num_heads, int head
         v[i + half] = b * c[i] + a * s[i];
       }
     }
-  }
+  });
 }
 
 void SiluMul(const float* gate_up, int num_tokens, int n, float* out) {
-#pragma omp for schedule(static)
-  for (int t = 0; t < num_tokens; ++t) {
+  ParallelForStatic(num_tokens, [&](int t) {
     const float* g = gate_up + static_cast<long>(t) * 2 * n;
     const float* u = g + n;
     float* o = out + static_cast<long>(t) * n;
     for (int i = 0; i < n; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-  }
+  });
 }
 
 void GatherRows(const float* table, const int32_t* ids, int num_tokens, int n, float* out) {
-#pragma omp for schedule(static)
-  for (int t = 0; t < num_tokens; ++t) {
+  ParallelForStatic(num_tokens, [&](int t) {
     std::memcpy(out + static_cast<long>(t) * n, table + static_cast<long>(ids[t]) * n,
                 sizeof(float) * n);
-  }
+  });
 }
 
 }  // namespace corvid

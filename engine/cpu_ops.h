@@ -1,9 +1,10 @@
 // Row-wise operations of the CPU backend (norms, rotary embedding, activation, gather). The
 // matrix multiply lives in cpu_matmul.h and attention in cpu_attention.h.
 //
-// Threading: functions marked "work-shared" contain an orphaned `omp for` over rows/tokens.
-// Call them from every thread of a parallel region (they end with a barrier) or outside one to
-// run serially. Each row's result is computed by one fixed sequence whatever the thread count.
+// Threading: functions marked "work-shared" split their rows/tokens with ParallelFor (see
+// cpu_parallel.h): call them from every member of a ThreadTeam (they end with a barrier) or
+// outside one to run serially. Each row's result is computed by one fixed sequence whatever
+// the thread count.
 #ifndef CORVID_ENGINE_CPU_OPS_H_
 #define CORVID_ENGINE_CPU_OPS_H_
 

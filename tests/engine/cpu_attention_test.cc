@@ -1,10 +1,12 @@
 // Paged causal GQA attention against a double-precision reference on contiguous K/V.
 #include "engine/cpu_attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
 
+#include "engine/cpu_parallel.h"
 #include "gtest/gtest.h"
 
 namespace corvid {
@@ -43,8 +45,7 @@ TEST_P(PagedAttentionTest, MatchesContiguousReference) {
   std::vector<float> out(static_cast<size_t>(g.len) * q_dim);
   const float scale = 1.0f / std::sqrt(static_cast<float>(g.hd));
   AttentionArgs a{q.data(), q_dim, g.heads, &kv, toks.data(), g.len, scale, out.data(), q_dim};
-#pragma omp parallel num_threads(2)
-  Attention(a);
+  ParallelRegion(2, [&] { Attention(a); });
 
   const int group = g.heads / g.kv_heads;
   for (int t = 0; t < g.len; ++t) {
@@ -103,8 +104,7 @@ TEST(PagedAttention, TokenResultIndependentOfBatch) {
   const TokenKv batch[3] = {{table_b.data(), 5}, {table_b.data(), 9}, {table_a.data(), 9}};
   std::vector<float> out(3 * q_dim);
   AttentionArgs b{q3.data(), q_dim, heads, &kv, batch, 3, 0.25f, out.data(), q_dim};
-#pragma omp parallel num_threads(3)
-  Attention(b);
+  ParallelRegion(3, [&] { Attention(b); });
   for (int j = 0; j < q_dim; ++j) EXPECT_EQ(out[2 * q_dim + j], alone[j]) << j;
 }
 

@@ -1,7 +1,5 @@
 // Each CPU op against a naive double-precision reference, plus the invariances the backend
 // relies on: results independent of the batch around a row and of the thread count.
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -11,6 +9,7 @@
 #include "engine/cpu_attention.h"
 #include "engine/cpu_matmul.h"
 #include "engine/cpu_ops.h"
+#include "engine/cpu_parallel.h"
 #include "gtest/gtest.h"
 
 namespace corvid {
@@ -42,12 +41,7 @@ std::vector<float> RunMatMul(const std::vector<float>& x, int t, const std::vect
   a.y = y.data();
   a.ldy = n;
   a.accumulate = accumulate;
-  if (threads <= 1) {
-    MatMul(a);
-  } else {
-#pragma omp parallel num_threads(threads)
-    MatMul(a);
-  }
+  ParallelRegion(threads, [&] { MatMul(a); });
   return y;
 }
 
