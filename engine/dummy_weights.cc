@@ -77,7 +77,7 @@ void FillDummyTensor(const ModelConfig& config, const std::string& name,
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   if (absl::EndsWith(name, "norm.weight")) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
     for (int64_t i = 0; i < n; ++i) Store(dtype, dst, i, 1.0f);
     return;
   }
@@ -85,7 +85,7 @@ void FillDummyTensor(const ModelConfig& config, const std::string& name,
   const int64_t fan_in = shape.size() >= 2 ? shape.back() : config.hidden_size;
   const float a = 1.0f / std::sqrt(static_cast<float>(fan_in > 0 ? fan_in : 1));
   const uint64_t base = Mix(seed ^ NameHash(name));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
   for (int64_t i = 0; i < n; ++i) {
     const uint64_t r = Mix(base + static_cast<uint64_t>(i + 1) * kGamma);
     const float u = static_cast<float>(r >> 40) * (1.0f / 16777216.0f);  // [0, 1), 24 bits

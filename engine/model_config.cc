@@ -124,6 +124,12 @@ absl::Status ReadRopeScaling(const Json& j, const std::string& file, ModelConfig
   RopeScaling rs;
   rs.type = type;
   const std::string sub = file + " rope_scaling";
+  for (const char* key : {"factor", "low_freq_factor", "high_freq_factor",
+                          "original_max_position_embeddings"}) {
+    if (!it->contains(key)) {
+      return Invalid(file, absl::StrCat("missing required key 'rope_scaling.", key, "'"));
+    }
+  }
   RETURN_IF_ERROR(ReadNumber(*it, "factor", sub, &rs.factor));
   RETURN_IF_ERROR(ReadNumber(*it, "low_freq_factor", sub, &rs.low_freq_factor));
   RETURN_IF_ERROR(ReadNumber(*it, "high_freq_factor", sub, &rs.high_freq_factor));
@@ -209,6 +215,17 @@ absl::Status ReadShape(const Json& j, const std::string& file, ModelConfig* c) {
   return absl::OkStatus();
 }
 
+// Sliding-window attention (Mistral 7B v0.1) is not implemented; up to the window it is the
+// same as full attention, so the usable context is capped there instead of computing wrongly.
+absl::Status ApplySlidingWindow(const Json& j, const std::string& file, ModelConfig* c) {
+  auto use = j.find("use_sliding_window");  // Qwen2 carries a window it does not use
+  if (use != j.end() && use->is_boolean() && !use->get<bool>()) return absl::OkStatus();
+  int window = 0;
+  RETURN_IF_ERROR(ReadPositiveInt(j, "sliding_window", file, false, &window));
+  if (window > 0 && window < c->max_position_embeddings) c->max_position_embeddings = window;
+  return absl::OkStatus();
+}
+
 // Features that change the math and that corvid does not implement are refused, not ignored.
 absl::Status RejectUnsupported(const Json& j, const std::string& file) {
   auto act = j.find("hidden_act");
@@ -230,6 +247,7 @@ absl::StatusOr<ModelConfig> Parse(const std::string& config_json, const std::str
   RETURN_IF_ERROR(ReadArchitecture(j, config_file, &c));
   RETURN_IF_ERROR(RejectUnsupported(j, config_file));
   RETURN_IF_ERROR(ReadShape(j, config_file, &c));
+  RETURN_IF_ERROR(ApplySlidingWindow(j, config_file, &c));
   RETURN_IF_ERROR(ReadNumber(j, "rms_norm_eps", config_file, &c.rms_norm_eps));
   RETURN_IF_ERROR(ReadNumber(j, "rope_theta", config_file, &c.rope_theta));
   RETURN_IF_ERROR(ReadRopeScaling(j, config_file, &c));

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -46,26 +47,14 @@ struct Entry {
   uint64_t end = 0;
 };
 
-// Validates one tensor entry and fills `view` (data pointer relative to `data_region`).
-absl::Status ParseTensor(const std::string& file, const std::string& name, const Json& v,
-                         const uint8_t* data_region, uint64_t data_size, TensorView* view,
-                         Entry* entry) {
-  if (!v.is_object()) return BadTensor(file, name, "entry is not an object");
-  auto dt = v.find("dtype");
-  auto shape = v.find("shape");
-  auto offsets = v.find("data_offsets");
-  if (dt == v.end() || !dt->is_string()) return BadTensor(file, name, "missing string 'dtype'");
-  if (shape == v.end() || !shape->is_array()) return BadTensor(file, name, "missing 'shape'");
-  if (offsets == v.end() || !offsets->is_array() || offsets->size() != 2) {
-    return BadTensor(file, name, "'data_offsets' must be [begin, end]");
-  }
-  if (!ParseDType(dt->get<std::string>(), &view->dtype)) {
-    return BadTensor(file, name, absl::StrCat("unknown dtype '", dt->get<std::string>(), "'"));
-  }
-  // numel is accumulated with an overflow guard: a hostile shape must not wrap around.
-  unsigned __int128 bytes = DTypeSize(view->dtype);
+// Reads the shape and returns its byte size (numel x dtype size), guarding against overflow: a
+// hostile shape must not wrap around to a small, plausible size.
+absl::StatusOr<uint64_t> ParseShape(const std::string& file, const std::string& name,
+                                    const Json& shape, DType dtype, TensorView* view) {
+  if (!shape.is_array()) return BadTensor(file, name, "missing list 'shape'");
+  unsigned __int128 bytes = DTypeSize(dtype);
   view->shape.clear();
-  for (const Json& d : *shape) {
+  for (const Json& d : shape) {
     uint64_t dim;
     if (!NonNegative(d, &dim)) {
       return BadTensor(file, name, absl::StrCat("bad shape dimension ", d.dump()));
@@ -76,25 +65,66 @@ absl::Status ParseTensor(const std::string& file, const std::string& name, const
       return BadTensor(file, name, "shape too large");
     }
   }
-  if (!NonNegative((*offsets)[0], &entry->begin) || !NonNegative((*offsets)[1], &entry->end) ||
+  return static_cast<uint64_t>(bytes);
+}
+
+// Validates one tensor entry and fills `view` (data pointer inside `data_region`).
+absl::Status ParseTensor(const std::string& file, const std::string& name, const Json& v,
+                         const uint8_t* data_region, uint64_t data_size, TensorView* view,
+                         Entry* entry) {
+  if (!v.is_object()) return BadTensor(file, name, "entry is not an object");
+  auto dt = v.find("dtype");
+  auto offsets = v.find("data_offsets");
+  if (dt == v.end() || !dt->is_string()) return BadTensor(file, name, "missing string 'dtype'");
+  if (!ParseDType(dt->get<std::string>(), &view->dtype)) {
+    return BadTensor(file, name, absl::StrCat("unknown dtype '", dt->get<std::string>(), "'"));
+  }
+  auto shape = v.find("shape");
+  ASSIGN_OR_RETURN(const uint64_t bytes,
+                   ParseShape(file, name, shape == v.end() ? Json() : *shape, view->dtype, view));
+  if (offsets == v.end() || !offsets->is_array() || offsets->size() != 2 ||
+      !NonNegative((*offsets)[0], &entry->begin) || !NonNegative((*offsets)[1], &entry->end) ||
       entry->begin > entry->end) {
-    return BadTensor(file, name, absl::StrCat("bad data_offsets ", offsets->dump()));
+    return BadTensor(file, name,
+                     absl::StrCat("'data_offsets' must be [begin, end] with 0 <= begin <= end, "
+                                  "got ", offsets == v.end() ? "nothing" : offsets->dump()));
   }
   if (entry->end > data_size) {
     return BadTensor(file, name,
                      absl::StrCat("data_offsets ", offsets->dump(), " run past the data region (",
                                   data_size, " bytes); file truncated?"));
   }
-  if (entry->end - entry->begin != static_cast<uint64_t>(bytes)) {
+  if (entry->end - entry->begin != bytes) {
     return BadTensor(file, name,
                      absl::StrCat("dtype ", DTypeName(view->dtype), " x shape ", shape->dump(),
-                                  " = ", static_cast<uint64_t>(bytes), " bytes but data_offsets ",
-                                  offsets->dump(), " span ", entry->end - entry->begin));
+                                  " = ", bytes, " bytes but data_offsets ", offsets->dump(),
+                                  " span ", entry->end - entry->begin));
   }
   view->data = data_region + entry->begin;
   view->nbytes = static_cast<size_t>(bytes);
   entry->name = name;
   return absl::OkStatus();
+}
+
+// Parses the header, refusing duplicate top-level keys (JSON parsers silently keep one of
+// them, which would hide a tensor from the overlap check).
+absl::StatusOr<Json> ParseHeader(const std::string& file, const char* begin, const char* end) {
+  std::set<std::string> keys;
+  std::string duplicate;
+  auto callback = [&](int depth, Json::parse_event_t event, Json& parsed) {
+    if (depth == 1 && event == Json::parse_event_t::key && parsed.is_string() &&
+        !keys.insert(parsed.get<std::string>()).second && duplicate.empty()) {
+      duplicate = parsed.get<std::string>();
+    }
+    return true;
+  };
+  Json j = Json::parse(begin, end, callback, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Corrupt(file, "header is not valid JSON");
+  if (!j.is_object()) return Corrupt(file, "header is not a JSON object");
+  if (!duplicate.empty()) {
+    return Corrupt(file, absl::StrCat("header names tensor '", duplicate, "' twice"));
+  }
+  return j;
 }
 
 absl::Status ParseMetadata(const std::string& file, const Json& v,
@@ -143,9 +173,7 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Parse(const st
     return Corrupt(name, absl::StrCat("header length ", header_len, " is implausibly large"));
   }
   const char* header = reinterpret_cast<const char*>(bytes + 8);
-  Json j = Json::parse(header, header + header_len, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Corrupt(name, "header is not valid JSON");
-  if (!j.is_object()) return Corrupt(name, "header is not a JSON object");
+  ASSIGN_OR_RETURN(Json j, ParseHeader(name, header, header + header_len));
 
   std::unique_ptr<SafetensorsFile> f(new SafetensorsFile());
   f->path_ = name;
