@@ -13,6 +13,8 @@
 
 namespace corvid {
 
+struct DecodeRules;  // engine/tokenizer/decode_rules.h
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
@@ -29,6 +31,9 @@ class Tokenizer {
   virtual int eos_id() const = 0;  // -1 when none
   virtual bool IsSpecial(int32_t id) const = 0;
   virtual std::string IdToPiece(int32_t id) const = 0;
+  // The rules Decode follows, for StreamingDetokenizer (streaming_detokenizer.h); nullptr when
+  // the implementation cannot stream.
+  virtual const DecodeRules* decode_rules() const { return nullptr; }
 };
 
 // Picks the implementation from what `model_dir` holds: tokenizer.json first, else

@@ -40,6 +40,9 @@ absl::StatusOr<StartedServer> StartGrpcServer(const GrpcServerOptions& options,
   if (options.max_concurrent_streams > 0) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
   }
+  // A second process on the same port must fail, not silently share it (gRPC's default
+  // SO_REUSEPORT would let two replicas bind one address).
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Clients keep streams open for hours; let them probe with keepalive pings every 10 s even
   // when idle, and probe them ourselves so dead peers free their state.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);

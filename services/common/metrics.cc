@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/process_metrics.h"
 
 namespace corvid::service {
 
@@ -47,12 +48,18 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     return absl::UnavailableError(
         absl::StrCat("metrics endpoint: cannot listen on ", bind_address, ": ", e.what()));
   }
-  exposer->RegisterCollectable(registry);
   std::vector<int> ports = exposer->GetListeningPorts();
   if (ports.empty()) {
     return absl::UnavailableError(absl::StrCat("metrics endpoint: no port bound for ", bind_address));
   }
-  return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(exposer), ports.front()));
+  std::unique_ptr<MetricsServer> server(new MetricsServer());
+  server->registry_ = std::move(registry);
+  server->process_metrics_ = MakeProcessMetrics();
+  exposer->RegisterCollectable(server->registry_);
+  exposer->RegisterCollectable(server->process_metrics_);
+  server->exposer_ = std::move(exposer);
+  server->port_ = ports.front();
+  return server;
 }
 
 }  // namespace corvid::service

@@ -36,7 +36,8 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets();
 
 class MetricsServer {
  public:
-  // Serves `registry` at http://<bind_address>/metrics. bind_address is "HOST:PORT"; port 0 picks
+  // Serves `registry`, plus the process metrics (process_metrics.h), at
+  // http://<bind_address>/metrics. bind_address is "HOST:PORT"; port 0 picks
   // a free one (see port()). UNAVAILABLE when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
       const std::string& bind_address, std::shared_ptr<prometheus::Registry> registry);
@@ -44,11 +45,13 @@ class MetricsServer {
   int port() const { return port_; }
 
  private:
-  MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, int port)
-      : exposer_(std::move(exposer)), port_(port) {}
+  MetricsServer() = default;
 
+  // The exposer keeps weak pointers only: the collectables live here.
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<prometheus::Collectable> process_metrics_;
   std::unique_ptr<prometheus::Exposer> exposer_;
-  int port_;
+  int port_ = 0;
 };
 
 }  // namespace corvid::service

@@ -56,7 +56,10 @@ DetokenizeReactor::Actions DetokenizeReactor::NextActionsLocked() {
 void DetokenizeReactor::Perform(const Actions& actions) {
   if (actions.write != nullptr) StartWrite(actions.write);
   if (actions.read) StartRead(&request_);
-  if (actions.finish.has_value()) Finish(*actions.finish);
+  if (actions.finish.has_value()) {
+    final_code_ = actions.finish->error_code();  // read in OnDone, which follows Finish
+    Finish(*actions.finish);
+  }
 }
 
 void DetokenizeReactor::OnReadDone(bool ok) {
@@ -147,6 +150,7 @@ void DetokenizeReactor::OnDone() {
   if (drain_listener_ >= 0) gate_->RemoveDrainListener(drain_listener_);
   metrics_->live_sequences().Decrement(static_cast<double>(reported_live_));
   metrics_->open_streams().Decrement();
+  metrics_->RecordCall(Method::kDetokenizeStream, final_code_, 0);
   delete this;
 }
 

@@ -59,6 +59,7 @@ class DetokenizeReactor final
   ServiceMetrics* metrics_;
   std::optional<service::AdmissionGate::Ticket> ticket_;
   int64_t drain_listener_ = -1;
+  grpc::StatusCode final_code_ = grpc::StatusCode::OK;
 
   // Touched only by the thread running OnReadDone (one read is outstanding at a time).
   v1::DetokenizeRequest request_;

@@ -49,5 +49,6 @@ int main(int argc, char** argv) {
   loader.join();  // a load in progress finishes first: tokenizer loads take seconds at most
   (*server)->Drain();
   server->reset();
+  svc::LogInfo("stopped", {{"exit_code", load_failed ? 1 : 0}});
   return load_failed ? 1 : 0;
 }

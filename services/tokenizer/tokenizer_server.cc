@@ -39,9 +39,10 @@ absl::StatusOr<std::unique_ptr<TokenizerServer>> TokenizerServer::Start(
 }
 
 TokenizerServer::~TokenizerServer() {
+  if (server_ == nullptr) return;  // Start() failed before the server ran
   if (!drained_) {
     gate_.StopAdmitting();
-    health_->Shutdown();
+    if (health_ != nullptr) health_->Shutdown();
     server_->Shutdown(absl::ToChronoTime(absl::Now()));
   }
   server_->Wait();

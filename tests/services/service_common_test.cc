@@ -215,6 +215,7 @@ TEST(MetricsServerTest, ServesPrefixedMetricsOverHttp) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
   EXPECT_THAT(res->body, HasSubstr("corvid_test_requests_total{method=\"Encode\"} 3"));
+  EXPECT_THAT(res->body, HasSubstr("corvid_process_cpu_seconds_total{mode=\"user\"}"));
 }
 
 TEST(FileDigestTest, MatchesKnownSha256) {

@@ -1,0 +1,26 @@
+// LoadTokenizer: picks the implementation from what the model folder holds.
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "engine/tokenizer/hf_tokenizer.h"
+#include "engine/tokenizer/sentencepiece_tokenizer.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace corvid {
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& model_dir) {
+  namespace fs = std::filesystem;
+  const fs::path dir(model_dir);
+  const std::string config = (dir / "tokenizer_config.json").string();
+  std::error_code ec;
+  if (fs::is_regular_file(dir / "tokenizer.json", ec)) {
+    return LoadHfTokenizer((dir / "tokenizer.json").string(), config);
+  }
+  if (fs::is_regular_file(dir / "tokenizer.model", ec)) {
+    return LoadSentencePieceTokenizer((dir / "tokenizer.model").string(), config);
+  }
+  return absl::NotFoundError(
+      absl::StrCat("no tokenizer.json or tokenizer.model in ", model_dir));
+}
+
+}  // namespace corvid
