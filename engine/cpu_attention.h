@@ -6,16 +6,22 @@
 
 namespace corvid {
 
-// One layer's paged KV storage: K and V each [num_blocks, block_size, num_kv_heads, head_dim].
+// One layer's paged KV storage. Per block and KV head, K is stored [head_dim][block_size]
+// (positions innermost, so the scores of a block's positions are lane-parallel FMAs with no
+// horizontal sums) and V is stored [block_size][head_dim].
 struct PagedKvLayer {
-  float* k = nullptr;
-  float* v = nullptr;
+  float* k = nullptr;  // [num_blocks][num_kv_heads][head_dim][block_size]
+  float* v = nullptr;  // [num_blocks][num_kv_heads][block_size][head_dim]
   int block_size = 0;
   int num_kv_heads = 0;
   int head_dim = 0;
 
-  long SlotOffset(int32_t block, int slot) const {
-    return (static_cast<long>(block) * block_size + slot) * num_kv_heads * head_dim;
+  int64_t BlockFloats() const { return int64_t{num_kv_heads} * head_dim * block_size; }
+  float* KHead(int32_t block, int h) const {
+    return k + block * BlockFloats() + int64_t{h} * head_dim * block_size;
+  }
+  float* VHead(int32_t block, int h) const {
+    return v + block * BlockFloats() + int64_t{h} * block_size * head_dim;
   }
 };
 
@@ -25,6 +31,9 @@ struct TokenKv {
   const int32_t* block_table = nullptr;
   int32_t position = 0;
 };
+
+// Stores one token's K and V rows (num_kv_heads * head_dim floats each) into its slot.
+void WriteKvRow(const PagedKvLayer& kv, const TokenKv& token, const float* k, const float* v);
 
 // Work-shared (see cpu_parallel.h). Stores every token's K and V rows (num_kv_heads * head_dim
 // floats at k + t * row_stride and v + t * row_stride) into its position's slot.
@@ -44,8 +53,10 @@ struct AttentionArgs {
 };
 
 // Work-shared. softmax(q.k * scale) . v per query head over positions [0, position] (the K/V
-// of every position must already be in the cache, including this step's tokens). Each output
-// depends only on its own q and its sequence's cache: never on the rest of the batch.
+// of every position must already be in the cache, including this step's tokens). Each q.k is a
+// sequential FMA chain over head_dim, each output a sequential FMA chain over positions divided
+// by the softmax sum: it depends only on its own q and its sequence's cache, never on the rest
+// of the batch or the block size.
 void Attention(const AttentionArgs& a);
 
 }  // namespace corvid

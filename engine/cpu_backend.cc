@@ -32,18 +32,16 @@ void Grow(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
-MatMulArgs Linear(const float* x, int t, int k, const float* w, int n, const float* bias,
-                  float* y, bool accumulate) {
+MatMulArgs Linear(const float* x, int t, const PackedMatrix& w, const float* bias, float* y,
+                  bool accumulate) {
   MatMulArgs a;
   a.x = x;
-  a.ldx = k;
+  a.ldx = w.k;
   a.num_tokens = t;
   a.w = w;
-  a.rows = n;
-  a.k = k;
   a.bias = bias;
   a.y = y;
-  a.ldy = n;
+  a.ldy = w.rows;
   a.accumulate = accumulate;
   return a;
 }
@@ -79,7 +77,11 @@ class CpuBackend : public Backend {
     const int num_sampled = static_cast<int>(s_.sample_rows.size());
     result->tokens.resize(num_sampled);
     team_.Run([&] {
-      GatherRows(w_.embed, batch.token_ids.data(), num_tokens, config_.hidden_size, s_.x.data());
+      if (w_.embed != nullptr) {
+        GatherRows(w_.embed, batch.token_ids.data(), num_tokens, config_.hidden_size, s_.x.data());
+      } else {
+        GatherPackedRows(w_.lm_head, batch.token_ids.data(), num_tokens, s_.x.data());
+      }
       for (int l = 0; l < config_.num_layers; ++l) Layer(l, num_tokens);
       Head(batch, result);
     });
@@ -132,21 +134,24 @@ class CpuBackend : public Backend {
     const ModelConfig& c = config_;
     const CpuLayerWeights& w = w_.layers[l];
     const int h = c.hidden_size, q = c.q_dim(), kv = c.kv_dim(), qkv = q + 2 * kv;
-    const int ff = c.intermediate_size;
     RmsNorm(s_.x.data(), w.attn_norm, t, h, c.rms_norm_eps, s_.xn.data());
-    MatMul(Linear(s_.xn.data(), t, h, w.qkv, qkv, w.qkv_bias, s_.qkv.data(), false));
-    // q heads and k heads are adjacent in a qkv row: one pass rotates both.
-    ApplyRope(s_.qkv.data(), qkv, t, c.num_heads + c.num_kv_heads, c.head_dim,
-              s_.rope_cos.data(), s_.rope_sin.data());
-    WriteKv(kv_layers_[l], s_.tokens.data(), t, s_.qkv.data() + q, s_.qkv.data() + q + kv, qkv);
+    MatMul(Linear(s_.xn.data(), t, w.qkv, w.qkv_bias, s_.qkv.data(), false));
+    // One pass per token: rotate its q and k heads (adjacent in a qkv row), then cache k and v.
+    const int half = c.head_dim / 2;
+    ParallelForStatic(t, [&](int i) {
+      float* row = s_.qkv.data() + int64_t{i} * qkv;
+      RopeRow(row, c.num_heads + c.num_kv_heads, c.head_dim, s_.rope_cos.data() + i * half,
+              s_.rope_sin.data() + i * half);
+      WriteKvRow(kv_layers_[l], s_.tokens[i], row + q, row + q + kv);
+    });
     AttentionArgs a{s_.qkv.data(), qkv,   c.num_heads,     &kv_layers_[l],
                     s_.tokens.data(), t,  scale_,          s_.attn.data(), q};
     Attention(a);
-    MatMul(Linear(s_.attn.data(), t, q, w.o, h, w.o_bias, s_.x.data(), true));
+    MatMul(Linear(s_.attn.data(), t, w.o, w.o_bias, s_.x.data(), true));
     RmsNorm(s_.x.data(), w.mlp_norm, t, h, c.rms_norm_eps, s_.xn.data());
-    MatMul(Linear(s_.xn.data(), t, h, w.gate_up, 2 * ff, nullptr, s_.gate_up.data(), false));
-    SiluMul(s_.gate_up.data(), t, ff, s_.mlp.data());
-    MatMul(Linear(s_.mlp.data(), t, ff, w.down, h, nullptr, s_.x.data(), true));
+    MatMul(Linear(s_.xn.data(), t, w.gate_up, nullptr, s_.gate_up.data(), false));
+    SiluMul(s_.gate_up.data(), t, c.intermediate_size, s_.mlp.data());
+    MatMul(Linear(s_.mlp.data(), t, w.down, nullptr, s_.x.data(), true));
   }
 
   // Final norm and lm_head on the sampled rows only, then one token per sampled sequence.
@@ -157,8 +162,7 @@ class CpuBackend : public Backend {
     GatherRows(s_.x.data(), s_.sample_rows.data(), n, c.hidden_size, s_.head_in.data());
     RmsNorm(s_.head_in.data(), w_.final_norm, n, c.hidden_size, c.rms_norm_eps,
             s_.head_in.data());
-    MatMul(Linear(s_.head_in.data(), n, c.hidden_size, w_.lm_head, c.vocab_size, nullptr,
-                  s_.logits.data(), false));
+    MatMul(Linear(s_.head_in.data(), n, w_.lm_head, nullptr, s_.logits.data(), false));
     ParallelFor(n, [&](int j) {
       const StepSequence& seq = batch.seqs[s_.sample_seqs[j]];
       result->tokens[j] = SampleToken(s_.logits.data() + int64_t{j} * c.vocab_size, c.vocab_size,
@@ -210,7 +214,6 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(const ModelConfig& con
   }
   ASSIGN_OR_RETURN(AlignedFloats kv,
                    AlignedFloats::Allocate(floats_per_block * geometry.num_blocks));
-  std::memset(kv.data(), 0, sizeof(float) * kv.size());
   return std::unique_ptr<Backend>(new CpuBackend(config, std::move(w), std::move(kv), geometry,
                                                  ResolveNumThreads(options.num_threads)));
 }

@@ -1,9 +1,9 @@
 #include "engine/cpu_matmul.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "engine/cpu_parallel.h"
-#include "engine/cpu_simd.h"
 
 namespace corvid {
 namespace {
@@ -11,90 +11,100 @@ namespace {
 using simd::kLanes;
 using simd::VecF;
 
-// Register tile: R weight rows x TT tokens, one accumulator each. AVX2 has half the registers.
-constexpr int kTileRows = 4;
-constexpr int kTileTokens = kLanes == 16 ? 4 : 2;
-// A batch-1 decode has one token: more rows per tile keeps enough FMA chains in flight.
-constexpr int kTileRowsSingle = 8;
+// Most tokens one tile handles: accumulators (2 per token) + 2 weight vectors + 1 broadcast
+// must fit the register file (32 vector registers with AVX-512, 16 with AVX2).
+constexpr int kMaxTileTokens = kLanes == 16 ? 12 : 6;
 
-template <int R, int TT>
-inline void Tile(const MatMulArgs& a, int n0, int t0) {
-  VecF acc[R][TT];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 8
-    for (int t = 0; t < TT; ++t) acc[r][t] = simd::VZero();
+// NP panels x TT tokens: 2 * NP * TT accumulators. x[t][k] is broadcast and multiplied into the
+// panel's k-th row of weights, so each lane accumulates one output over k in order.
+template <int NP, int TT>
+void Tile(const MatMulArgs& a, int panel0, int t0) {
+  constexpr int V = 2 * NP;
+  const int64_t panel_floats = static_cast<int64_t>(a.w.k) * kPanelRows;
+  const float* w = a.w.data + panel0 * panel_floats;
+  const float* x = a.x + static_cast<int64_t>(t0) * a.ldx;
+  VecF acc[V][TT];
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) {
+#pragma GCC unroll 12
+    for (int t = 0; t < TT; ++t) acc[v][t] = simd::VZero();
   }
-  const float* w = a.w + static_cast<long>(n0) * a.k;
-  const float* x = a.x + static_cast<long>(t0) * a.ldx;
-  int k = 0;
-  for (; k + kLanes <= a.k; k += kLanes) {
-    VecF wv[R];
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) wv[r] = simd::VLoad(w + static_cast<long>(r) * a.k + k);
-#pragma GCC unroll 8
+  for (int k = 0; k < a.w.k; ++k) {
+    VecF wv[V];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      wv[v] = simd::VLoad(w + (v / 2) * panel_floats + k * kPanelRows + (v % 2) * kLanes);
+    }
+#pragma GCC unroll 12
     for (int t = 0; t < TT; ++t) {
-      const VecF xv = simd::VLoad(x + static_cast<long>(t) * a.ldx + k);
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) acc[r][t] = simd::VFma(wv[r], xv, acc[r][t]);
+      const VecF xb = simd::VSet1(x[static_cast<int64_t>(t) * a.ldx + k]);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[v][t] = simd::VFma(xb, wv[v], acc[v][t]);
     }
   }
-  if (k < a.k) {
-    const int rest = a.k - k;
-    VecF wv[R];
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) wv[r] = simd::VLoadPartial(w + static_cast<long>(r) * a.k + k, rest);
-#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) {
+    const int n = panel0 * kPanelRows + v * kLanes;
+    const int valid = std::min(kLanes, a.w.rows - n);
+    if (valid <= 0) break;
+    const VecF bias = a.bias == nullptr ? simd::VZero()
+                      : valid == kLanes ? simd::VLoad(a.bias + n)
+                                        : simd::VLoadPartial(a.bias + n, valid);
     for (int t = 0; t < TT; ++t) {
-      const VecF xv = simd::VLoadPartial(x + static_cast<long>(t) * a.ldx + k, rest);
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) acc[r][t] = simd::VFma(wv[r], xv, acc[r][t]);
-    }
-  }
-  for (int t = 0; t < TT; ++t) {
-    float* y = a.y + static_cast<long>(t0 + t) * a.ldy + n0;
-    for (int r = 0; r < R; ++r) {
-      float v = simd::VSum(acc[r][t]);
-      if (a.bias != nullptr) v += a.bias[n0 + r];
-      y[r] = a.accumulate ? y[r] + v : v;
+      float* y = a.y + static_cast<int64_t>(t0 + t) * a.ldy + n;
+      VecF r = a.bias == nullptr ? acc[v][t] : simd::VAdd(acc[v][t], bias);
+      if (valid == kLanes) {
+        if (a.accumulate) r = simd::VAdd(simd::VLoad(y), r);
+        simd::VStore(y, r);
+      } else {
+        if (a.accumulate) r = simd::VAdd(simd::VLoadPartial(y, valid), r);
+        simd::VStorePartial(y, r, valid);
+      }
     }
   }
 }
 
-// All tokens against rows [n0, n0 + R).
-template <int R>
-void RowBlock(const MatMulArgs& a, int n0) {
+template <int NP, int... Is>
+void RunTokens(const MatMulArgs& a, int panel0, std::integer_sequence<int, Is...>) {
+  static constexpr void (*tiles[])(const MatMulArgs&, int, int) = {Tile<NP, Is + 1>...};
   int t = 0;
-  for (; t + kTileTokens <= a.num_tokens; t += kTileTokens) Tile<R, kTileTokens>(a, n0, t);
-  switch (a.num_tokens - t) {
-    case 3: Tile<R, 3>(a, n0, t); break;
-    case 2: Tile<R, 2>(a, n0, t); break;
-    case 1: Tile<R, 1>(a, n0, t); break;
-    default: break;
+  for (; t + kMaxTileTokens <= a.num_tokens; t += kMaxTileTokens) {
+    tiles[kMaxTileTokens - 1](a, panel0, t);
   }
+  if (t < a.num_tokens) tiles[a.num_tokens - t - 1](a, panel0, t);
 }
 
-void RowRange(const MatMulArgs& a, int n_begin, int n_end) {
-  int n = n_begin;
+void PanelRange(const MatMulArgs& a, int p_begin, int p_end) {
+  using Seq = std::make_integer_sequence<int, kMaxTileTokens>;
+  int p = p_begin;
+  // One token alone gives only 2 accumulator chains per panel: take two panels at a time so
+  // that enough FMAs are in flight to keep the loads streaming.
   if (a.num_tokens == 1) {
-    for (; n + kTileRowsSingle <= n_end; n += kTileRowsSingle) RowBlock<kTileRowsSingle>(a, n);
+    for (; p + 2 <= p_end; p += 2) RunTokens<2>(a, p, std::make_integer_sequence<int, 1>());
   }
-  for (; n + kTileRows <= n_end; n += kTileRows) RowBlock<kTileRows>(a, n);
-  for (; n < n_end; ++n) RowBlock<1>(a, n);
+  for (; p < p_end; ++p) RunTokens<1>(a, p, Seq());
 }
 
 }  // namespace
 
+int64_t PackedFloats(int rows, int k) {
+  return static_cast<int64_t>((rows + kPanelRows - 1) / kPanelRows) * kPanelRows * k;
+}
+
+void PackRow(float* packed, int k, int r, const float* row) {
+  float* dst = packed + static_cast<int64_t>(r / kPanelRows) * k * kPanelRows + r % kPanelRows;
+  for (int c = 0; c < k; ++c) dst[static_cast<int64_t>(c) * kPanelRows] = row[c];
+}
+
 void MatMul(const MatMulArgs& a) {
-  // Chunks of whole tiles, several per thread so that a thread slowed by another process on a
-  // shared machine does not hold the others back.
-  constexpr int kAlign = kTileRowsSingle;
-  const int target_chunks = 64;
-  int chunk = (a.rows + target_chunks - 1) / target_chunks;
-  chunk = std::max(kAlign, (chunk + kAlign - 1) / kAlign * kAlign);
-  const int num_chunks = (a.rows + chunk - 1) / chunk;
+  const int panels = (a.w.rows + kPanelRows - 1) / kPanelRows;
+  // Several chunks per thread, so that a thread slowed by another process on a shared machine
+  // does not hold the others back; even panel counts keep the two-panel decode tiles whole.
+  constexpr int kTargetChunks = 64;
+  int chunk = std::max(1, (panels + kTargetChunks - 1) / kTargetChunks);
+  chunk += chunk % 2;
+  const int num_chunks = (panels + chunk - 1) / chunk;
   ParallelFor(num_chunks,
-              [&](int c) { RowRange(a, c * chunk, std::min(a.rows, (c + 1) * chunk)); });
+              [&](int c) { PanelRange(a, c * chunk, std::min(panels, (c + 1) * chunk)); });
 }
 
 }  // namespace corvid

@@ -1,9 +1,11 @@
 #include "engine/cpu_ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "engine/cpu_parallel.h"
+#include "engine/cpu_simd.h"
 
 namespace corvid {
 
@@ -57,30 +59,48 @@ void RopeTable(const std::vector<double>& inv_freq, const int32_t* positions, in
   }
 }
 
+void RopeRow(float* row, int num_heads, int head_dim, const float* c, const float* s) {
+  const int half = head_dim / 2;
+  for (int h = 0; h < num_heads; ++h) {
+    float* v = row + static_cast<long>(h) * head_dim;
+    for (int i = 0; i < half; ++i) {
+      const float a = v[i];
+      const float b = v[i + half];
+      v[i] = a * c[i] - b * s[i];
+      v[i + half] = b * c[i] + a * s[i];
+    }
+  }
+}
+
 void ApplyRope(float* x, int row_stride, int num_tokens, int num_heads, int head_dim,
                const float* cos_table, const float* sin_table) {
   const int half = head_dim / 2;
   ParallelForStatic(num_tokens, [&](int t) {
-    const float* c = cos_table + static_cast<long>(t) * half;
-    const float* s = sin_table + static_cast<long>(t) * half;
-    for (int h = 0; h < num_heads; ++h) {
-      float* v = x + static_cast<long>(t) * row_stride + static_cast<long>(h) * head_dim;
-      for (int i = 0; i < half; ++i) {
-        const float a = v[i];
-        const float b = v[i + half];
-        v[i] = a * c[i] - b * s[i];
-        v[i + half] = b * c[i] + a * s[i];
-      }
-    }
+    RopeRow(x + static_cast<long>(t) * row_stride, num_heads, head_dim,
+            cos_table + static_cast<long>(t) * half, sin_table + static_cast<long>(t) * half);
   });
 }
 
 void SiluMul(const float* gate_up, int num_tokens, int n, float* out) {
+  using simd::VecF;
+  const VecF one = simd::VSet1(1.0f), zero = simd::VZero();
   ParallelForStatic(num_tokens, [&](int t) {
     const float* g = gate_up + static_cast<long>(t) * 2 * n;
     const float* u = g + n;
     float* o = out + static_cast<long>(t) * n;
-    for (int i = 0; i < n; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    for (int i = 0; i < n; i += simd::kLanes) {
+      const int m = std::min(simd::kLanes, n - i);
+      const VecF gv = m == simd::kLanes ? simd::VLoad(g + i) : simd::VLoadPartial(g + i, m);
+      const VecF uv = m == simd::kLanes ? simd::VLoad(u + i) : simd::VLoadPartial(u + i, m);
+      // silu(g) = g * sigmoid(g) = g / (1 + e^-g)
+      const VecF s = simd::VDiv(gv, simd::VAdd(one, simd::VExp(simd::VSub(zero, gv))));
+      const VecF r = simd::VMul(s, uv);
+      if (m == simd::kLanes) {
+        simd::VStore(o + i, r);
+      } else {
+        simd::VStorePartial(o + i, r, m);
+      }
+    }
   });
 }
 
@@ -88,6 +108,13 @@ void GatherRows(const float* table, const int32_t* ids, int num_tokens, int n, f
   ParallelForStatic(num_tokens, [&](int t) {
     std::memcpy(out + static_cast<long>(t) * n, table + static_cast<long>(ids[t]) * n,
                 sizeof(float) * n);
+  });
+}
+
+void GatherPackedRows(const PackedMatrix& m, const int32_t* ids, int num_tokens, float* out) {
+  ParallelForStatic(num_tokens, [&](int t) {
+    float* o = out + static_cast<long>(t) * m.k;
+    for (int c = 0; c < m.k; ++c) o[c] = PackedAt(m, ids[t], c);
   });
 }
 

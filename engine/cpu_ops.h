@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/cpu_matmul.h"
 #include "engine/model_config.h"
 
 namespace corvid {
@@ -28,9 +29,11 @@ std::vector<double> RopeInvFreq(const ModelConfig& config);
 void RopeTable(const std::vector<double>& inv_freq, const int32_t* positions, int num_tokens,
                float* cos_out, float* sin_out);
 
-// Work-shared. Rotates the first `num_heads` heads of every row in place, HF rotate_half style:
-// (x[i], x[i + d/2]) -> (x[i] cos - x[i + d/2] sin, x[i + d/2] cos + x[i] sin).
-// `x` is [T, row_stride]; head h of token t starts at x + t * row_stride + h * head_dim.
+// Rotates `num_heads` consecutive heads of one token in place, HF rotate_half style:
+// (x[i], x[i + d/2]) -> (x[i] cos[i] - x[i + d/2] sin[i], x[i + d/2] cos[i] + x[i] sin[i]).
+void RopeRow(float* row, int num_heads, int head_dim, const float* cos, const float* sin);
+
+// Work-shared. RopeRow on every token: `x` is [T, row_stride]; cos/sin tables [T, head_dim/2].
 void ApplyRope(float* x, int row_stride, int num_tokens, int num_heads, int head_dim,
                const float* cos_table, const float* sin_table);
 
@@ -40,6 +43,9 @@ void SiluMul(const float* gate_up, int num_tokens, int n, float* out);
 
 // Work-shared. out[t] = table[ids[t]] (rows of length n).
 void GatherRows(const float* table, const int32_t* ids, int num_tokens, int n, float* out);
+
+// Work-shared. out[t] = row ids[t] of a packed matrix (a tied embedding read from lm_head).
+void GatherPackedRows(const PackedMatrix& m, const int32_t* ids, int num_tokens, float* out);
 
 }  // namespace corvid
 

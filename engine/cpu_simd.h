@@ -7,8 +7,16 @@
 #ifndef CORVID_ENGINE_CPU_SIMD_H_
 #define CORVID_ENGINE_CPU_SIMD_H_
 
+#include <cmath>
+
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+// GCC 12 reports its own _mm512_undefined_ps() inside these intrinsics as uninitialized (a
+// false positive fixed in GCC 13); the warning's location is the header, so silence it there.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
 #endif
 
 namespace corvid::simd {
@@ -29,6 +37,16 @@ inline void VStorePartial(float* p, VecF v, int n) {
   _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1u), v);
 }
 inline VecF VFma(VecF a, VecF b, VecF c) { return _mm512_fmadd_ps(a, b, c); }
+inline VecF VAdd(VecF a, VecF b) { return _mm512_add_ps(a, b); }
+inline VecF VMul(VecF a, VecF b) { return _mm512_mul_ps(a, b); }
+inline VecF VDiv(VecF a, VecF b) { return _mm512_div_ps(a, b); }
+inline VecF VSub(VecF a, VecF b) { return _mm512_sub_ps(a, b); }
+inline VecF VMax(VecF a, VecF b) { return _mm512_max_ps(a, b); }
+inline VecF VMin(VecF a, VecF b) { return _mm512_min_ps(a, b); }
+inline float VMaxLanes(VecF v) { return _mm512_reduce_max_ps(v); }
+// 2^n * p for integral-valued n (scalef also saturates: huge n -> inf, tiny n -> 0).
+inline VecF VScale2(VecF p, VecF n) { return _mm512_scalef_ps(p, n); }
+inline VecF VRound(VecF x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 inline float VSum(VecF v) {
   // Halves through memory: GCC 12's 512->256 extract/cast intrinsics trip a -Wuninitialized
   // false positive, and store-to-load forwarding makes this as cheap.
@@ -55,6 +73,25 @@ inline VecF VLoadPartial(const float* p, int n) { return _mm256_maskload_ps(p, T
 inline void VStore(float* p, VecF v) { _mm256_storeu_ps(p, v); }
 inline void VStorePartial(float* p, VecF v, int n) { _mm256_maskstore_ps(p, TailMask(n), v); }
 inline VecF VFma(VecF a, VecF b, VecF c) { return _mm256_fmadd_ps(a, b, c); }
+inline VecF VAdd(VecF a, VecF b) { return _mm256_add_ps(a, b); }
+inline VecF VMul(VecF a, VecF b) { return _mm256_mul_ps(a, b); }
+inline VecF VDiv(VecF a, VecF b) { return _mm256_div_ps(a, b); }
+inline VecF VSub(VecF a, VecF b) { return _mm256_sub_ps(a, b); }
+inline VecF VMax(VecF a, VecF b) { return _mm256_max_ps(a, b); }
+inline VecF VMin(VecF a, VecF b) { return _mm256_min_ps(a, b); }
+inline float VMaxLanes(VecF v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+  return _mm_cvtss_f32(m);
+}
+inline VecF VScale2(VecF p, VecF n) {
+  // VExp keeps n in [-127, 128]: 2^n is built from its exponent bits (n = -127 gives 0,
+  // n = 128 gives inf).
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+inline VecF VRound(VecF x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 inline float VSum(VecF v) {
   const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
@@ -94,6 +131,43 @@ inline VecF VFma(VecF a, VecF b, VecF c) {
   for (int i = 0; i < kLanes; ++i) c.v[i] = a.v[i] * b.v[i] + c.v[i];
   return c;
 }
+inline VecF VAdd(VecF a, VecF b) {
+  for (int i = 0; i < kLanes; ++i) a.v[i] += b.v[i];
+  return a;
+}
+inline VecF VMul(VecF a, VecF b) {
+  for (int i = 0; i < kLanes; ++i) a.v[i] *= b.v[i];
+  return a;
+}
+inline VecF VSub(VecF a, VecF b) {
+  for (int i = 0; i < kLanes; ++i) a.v[i] -= b.v[i];
+  return a;
+}
+inline VecF VDiv(VecF a, VecF b) {
+  for (int i = 0; i < kLanes; ++i) a.v[i] /= b.v[i];
+  return a;
+}
+inline VecF VMax(VecF a, VecF b) {
+  for (int i = 0; i < kLanes; ++i) a.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i];
+  return a;
+}
+inline VecF VMin(VecF a, VecF b) {
+  for (int i = 0; i < kLanes; ++i) a.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i];
+  return a;
+}
+inline float VMaxLanes(VecF v) {
+  float m = v.v[0];
+  for (int i = 1; i < kLanes; ++i) m = v.v[i] > m ? v.v[i] : m;
+  return m;
+}
+inline VecF VScale2(VecF p, VecF n) {
+  for (int i = 0; i < kLanes; ++i) p.v[i] = std::ldexp(p.v[i], static_cast<int>(n.v[i]));
+  return p;
+}
+inline VecF VRound(VecF x) {
+  for (int i = 0; i < kLanes; ++i) x.v[i] = std::nearbyint(x.v[i]);
+  return x;
+}
 inline float VSum(VecF v) {
   float s4[4], s2[2];
   for (int i = 0; i < 4; ++i) s4[i] = v.v[i] + v.v[i + 4];
@@ -121,6 +195,26 @@ inline void Axpy(float s, const float* x, float* y, int n) {
     VStorePartial(y + k, VFma(sv, VLoadPartial(x + k, n - k), VLoadPartial(y + k, n - k)),
                   n - k);
   }
+}
+
+// e^x per lane, within about 1 ulp over the float range: x = n ln2 + r with |r| <= ln2/2 (ln2
+// split in two so that the reduction is exact), e^r by its degree-7 Taylor polynomial (error
+// below 1e-8 relative on that range), then scaled by 2^n. x >= 88.8 gives inf; x <= -88 gives
+// 0 or a subnormal (as does -inf); NaN gives 0.
+inline VecF VExp(VecF x) {
+  x = VMin(VMax(x, VSet1(-88.0f)), VSet1(88.8f));
+  const VecF n = VRound(VMul(x, VSet1(1.44269504088896341f)));
+  VecF r = VFma(n, VSet1(-0.693359375f), x);  // high part of ln2: n * it is exact
+  r = VFma(n, VSet1(2.12194440e-4f), r);      // low part
+  VecF p = VSet1(1.0f / 5040.0f);
+  p = VFma(p, r, VSet1(1.0f / 720.0f));
+  p = VFma(p, r, VSet1(1.0f / 120.0f));
+  p = VFma(p, r, VSet1(1.0f / 24.0f));
+  p = VFma(p, r, VSet1(1.0f / 6.0f));
+  p = VFma(p, r, VSet1(0.5f));
+  p = VFma(p, r, VSet1(1.0f));
+  p = VFma(p, r, VSet1(1.0f));
+  return VScale2(p, n);
 }
 
 }  // namespace corvid::simd

@@ -1,6 +1,7 @@
-// The CPU backend's copy of the model: every tensor converted to fp32 once at load, in one
-// 64-byte-aligned arena, with the projections that read the same input fused into one matrix
-// (q|k|v and gate|up) so that each step streams that input once and runs fewer parallel loops.
+// The CPU backend's copy of the model: every tensor converted to fp32 once at load into one
+// 64-byte-aligned arena. Matrices are packed into panels (cpu_matmul.h), and projections that
+// read the same input are fused into one matrix (q|k|v and gate|up) so that each step streams
+// that input once and runs fewer parallel loops.
 #ifndef CORVID_ENGINE_CPU_WEIGHTS_H_
 #define CORVID_ENGINE_CPU_WEIGHTS_H_
 
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/cpu_matmul.h"
 #include "engine/model_config.h"
 #include "engine/weights.h"
 
@@ -18,7 +20,7 @@ namespace corvid {
 class AlignedFloats {
  public:
   AlignedFloats() = default;
-  // RESOURCE_EXHAUSTED when the allocation fails.
+  // Zero-filled. RESOURCE_EXHAUSTED when the allocation fails.
   static absl::StatusOr<AlignedFloats> Allocate(int64_t count);
   float* data() const { return data_.get(); }
   int64_t size() const { return size_; }
@@ -33,22 +35,22 @@ class AlignedFloats {
 
 struct CpuLayerWeights {
   const float* attn_norm = nullptr;  // [H]
-  const float* qkv = nullptr;        // [q_dim + 2 kv_dim, H]: q rows, then k, then v
+  PackedMatrix qkv;                  // [q_dim + 2 kv_dim, H]: q rows, then k, then v
   const float* qkv_bias = nullptr;   // [q_dim + 2 kv_dim] or nullptr
-  const float* o = nullptr;          // [H, q_dim]
+  PackedMatrix o;                    // [H, q_dim]
   const float* o_bias = nullptr;     // [H] or nullptr
   const float* mlp_norm = nullptr;   // [H]
-  const float* gate_up = nullptr;    // [2 I, H]: gate rows, then up rows
-  const float* down = nullptr;       // [H, I]
+  PackedMatrix gate_up;              // [2 I, H]: gate rows, then up rows
+  PackedMatrix down;                 // [H, I]
 };
 
 struct CpuWeights {
   AlignedFloats arena;
-  const float* embed = nullptr;     // [V, H]
+  const float* embed = nullptr;  // [V, H] row-major; nullptr when tied (rows come from lm_head)
   std::vector<CpuLayerWeights> layers;
   const float* final_norm = nullptr;  // [H]
-  const float* lm_head = nullptr;     // [V, H]; == embed when tied
-  int64_t bytes_per_token_step = 0;  // weight bytes one decode step reads (all but embed rows)
+  PackedMatrix lm_head;               // [V, H]
+  int64_t bytes_per_token_step = 0;   // weight bytes one decode step reads (padding included)
 };
 
 // Converts `store`'s tensors (F32, F16 or BF16) for `config`. Errors name the tensor when one is

@@ -5,6 +5,7 @@
 #include <limits>
 #include <numeric>
 
+#include "engine/cpu_simd.h"
 #include "kernels/rng.h"
 
 namespace corvid {
@@ -191,18 +192,17 @@ void ApplyPenalties(float* logits, int vocab, const SamplingParams& p,
 }
 
 int32_t ArgMax(const float* logits, int vocab) {
-  int32_t best = 0;
-  float best_value = -std::numeric_limits<float>::infinity();
-  bool found = false;
+  // The maximum (exact in any order; VMax keeps its second operand when the first is NaN, so
+  // NaN is skipped), then the first id holding it.
+  simd::VecF mv = simd::VSet1(-std::numeric_limits<float>::infinity());
+  const int full = vocab / simd::kLanes * simd::kLanes;
+  for (int i = 0; i < full; i += simd::kLanes) mv = simd::VMax(simd::VLoad(logits + i), mv);
+  float m = simd::VMaxLanes(mv);
+  for (int i = full; i < vocab; ++i) m = logits[i] > m ? logits[i] : m;
   for (int32_t i = 0; i < vocab; ++i) {
-    // Strict '>' keeps the lowest id on ties; NaN never compares greater.
-    if (!found ? !std::isnan(logits[i]) : logits[i] > best_value) {
-      best = i;
-      best_value = logits[i];
-      found = true;
-    }
+    if (logits[i] == m) return i;
   }
-  return best;
+  return 0;  // every logit is NaN
 }
 
 std::vector<Candidate> KeptCandidates(const float* logits, int vocab, const SamplingParams& p) {

@@ -174,6 +174,21 @@ TEST(Sampler, GreedyTakesLowestIdOnTies) {
   EXPECT_EQ(ArgMax(logits.data(), 100), 30);
 }
 
+TEST(Sampler, ArgMaxSkipsNanAndScansTheTail) {
+  for (int vocab : {1, 5, 16, 37, 1000}) {
+    std::vector<float> logits = RandomLogits(vocab, vocab);
+    const int best = vocab - 1;  // in the scalar tail when vocab is not a multiple of the lanes
+    logits[best] = 100.0f;
+    if (vocab > 2) logits[1] = NAN;
+    EXPECT_EQ(ArgMax(logits.data(), vocab), best) << vocab;
+  }
+  const std::vector<float> ninf(20, -INFINITY);
+  EXPECT_EQ(ArgMax(ninf.data(), 20), 0);
+  std::vector<float> ties(40, 1.0f);
+  ties[33] = ties[17] = 2.0f;
+  EXPECT_EQ(ArgMax(ties.data(), 40), 17);
+}
+
 // The penalties recomputed from their definitions, independently of the sampler's bookkeeping.
 std::vector<float> ReferencePenalties(std::vector<float> logits, const SamplingParams& p,
                                       const std::vector<int32_t>& prompt,

@@ -1,0 +1,83 @@
+// Picks and runs the GEMM y = x * w^T of every projection (internal to the CUDA backend).
+//
+// Candidates: corvid's tiled tensor-core kernel in several tile configurations (batch-
+// invariant, kernels/tiled_gemm.h), and, only when batch invariance is switched off, cuBLAS
+// and the weight-streaming skinny kernel. The choice per (shape, batch rows) is made by timing
+// every candidate once at start-up (Autotune); between tuned row counts the next larger one's
+// choice is used. In batch-invariant mode every candidate computes bit-identical rows, so the
+// timing decides speed only, never results.
+#ifndef CORVID_ENGINE_CUDA_GEMM_H_
+#define CORVID_ENGINE_CUDA_GEMM_H_
+
+#include <cuda_runtime.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/device_memory.h"
+#include "engine/tensor.h"
+
+namespace corvid::cuda {
+
+struct GemmOptions {
+  bool batch_invariant = true;
+};
+
+// One projection to tune: its shape and the weights of a few layers (rotated while timing so
+// that the weights do not sit in L2 as they never would in a real step).
+struct GemmProblem {
+  std::string name;
+  int n = 0, k = 0, ldw = 0;
+  bool y_f32 = false;
+  std::vector<const void*> weights;
+};
+
+class GemmDispatcher {
+ public:
+  static absl::StatusOr<std::unique_ptr<GemmDispatcher>> Create(DType dtype, cudaStream_t stream,
+                                                                const GemmOptions& options);
+  ~GemmDispatcher();
+
+  // y[m, n] = x[m, k] * w[n, k]^T; lda / ldw are row strides in elements; y has stride n.
+  absl::Status Run(const void* x, int lda, const void* w, int ldw, void* y, bool y_f32, int m,
+                   int n, int k);
+
+  // Times the candidates for every problem at every row count in `ms` (sorted ascending).
+  absl::Status Autotune(const std::vector<GemmProblem>& problems, const std::vector<int>& ms);
+
+  // The tuned table, one line per (problem, m).
+  std::string Describe() const;
+
+ private:
+  enum class Impl { kTiled, kCublas, kSkinny };
+  struct Choice {
+    Impl impl = Impl::kTiled;
+    int config = 0;
+    float micros = 0.0f;
+  };
+  using ShapeKey = std::tuple<int, int, bool>;  // n, k, y_f32
+
+  GemmDispatcher(DType dtype, cudaStream_t stream, const GemmOptions& options)
+      : dtype_(dtype), stream_(stream), options_(options) {}
+  Choice Choose(int m, int n, int k, bool y_f32) const;
+  absl::Status RunChoice(const Choice& c, const void* x, int lda, const void* w, int ldw, void* y,
+                         bool y_f32, int m, int n, int k);
+  std::vector<Choice> Candidates(int m, int k) const;
+
+  DType dtype_;
+  cudaStream_t stream_;
+  GemmOptions options_;
+  cublasHandle_t cublas_ = nullptr;
+  DeviceBuffer workspace_;
+  std::map<ShapeKey, std::map<int, Choice>> table_;
+  std::map<ShapeKey, std::string> names_;
+};
+
+}  // namespace corvid::cuda
+
+#endif  // CORVID_ENGINE_CUDA_GEMM_H_

@@ -1,0 +1,74 @@
+// Bias + RoPE + paged KV write (see rope_kv.h). One block per token; each thread handles
+// rotation pairs (i, i + head_dim / 2) so both halves are read before either is written.
+#include "kernels/cuda_utils.cuh"
+#include "kernels/rope_kv.h"
+
+namespace corvid::kernels {
+namespace {
+
+template <typename T>
+__device__ __forceinline__ float LoadBiased(const T* row, const T* bias, int i) {
+  float v = ToFloat(row[i]);
+  if (bias) v += ToFloat(bias[i]);
+  return v;
+}
+
+template <typename T>
+__global__ void RopeKvKernel(RopeKvParams p) {
+  const int t = blockIdx.x;
+  const int d = p.head_dim, half = d / 2;
+  const int qkv_width = (p.num_heads + 2 * p.num_kv_heads) * d;
+  const T* row = static_cast<const T*>(p.qkv) + static_cast<int64_t>(t) * qkv_width;
+  const T* bias = static_cast<const T*>(p.bias);
+  const float pos = static_cast<float>(p.positions[t]);
+  const int slot = p.slot_mapping[t];
+  T* q_out = static_cast<T*>(p.q_out) + static_cast<int64_t>(t) * p.num_heads * d;
+  T* k_cache = static_cast<T*>(p.k_cache);
+  T* v_cache = static_cast<T*>(p.v_cache);
+  int64_t block = 0, offset = 0;
+  if (slot >= 0) {
+    block = slot / p.block_size;
+    offset = slot % p.block_size;
+  }
+  // Rotations: query heads then key heads, half a head's worth of pairs each.
+  const int num_pairs = (p.num_heads + p.num_kv_heads) * half;
+  for (int j = threadIdx.x; j < num_pairs; j += blockDim.x) {
+    const int head = j / half, i = j % half;
+    const int base = head * d;  // q heads first, then k heads, in the qkv row
+    const float x1 = LoadBiased(row, bias, base + i);
+    const float x2 = LoadBiased(row, bias, base + i + half);
+    float s, c;
+    sincosf(pos * p.inv_freq[i], &s, &c);
+    const float y1 = x1 * c - x2 * s;
+    const float y2 = x2 * c + x1 * s;
+    if (head < p.num_heads) {
+      q_out[base + i] = FromFloat<T>(y1);
+      q_out[base + i + half] = FromFloat<T>(y2);
+    } else if (slot >= 0) {
+      const int kvh = head - p.num_heads;
+      T* dst = k_cache + ((block * p.num_kv_heads + kvh) * p.block_size + offset) * d;
+      dst[i] = FromFloat<T>(y1);
+      dst[i + half] = FromFloat<T>(y2);
+    }
+  }
+  if (slot < 0) return;
+  const int v_base = (p.num_heads + p.num_kv_heads) * d;
+  for (int j = threadIdx.x; j < p.num_kv_heads * d; j += blockDim.x) {
+    const int kvh = j / d, i = j % d;
+    T* dst = v_cache + ((block * p.num_kv_heads + kvh) * p.block_size + offset) * d;
+    dst[i] = FromFloat<T>(LoadBiased(row, bias, v_base + j));
+  }
+}
+
+}  // namespace
+
+KernelError LaunchRopeKv(DataType dtype, const RopeKvParams& p, StreamHandle stream) {
+  if (p.num_tokens == 0) return kKernelOk;
+  if (p.head_dim <= 0 || p.head_dim % 2 != 0 || p.block_size <= 0) return kKernelInvalidValue;
+  return CORVID_DISPATCH_HALF(dtype, T, [&] {
+    RopeKvKernel<T><<<p.num_tokens, 256, 0, AsStream(stream)>>>(p);
+    return LastLaunchError();
+  });
+}
+
+}  // namespace corvid::kernels

@@ -1,0 +1,183 @@
+// corvid-cpu-bench [--model DIR | --preset NAME] [--threads N]
+// Measures the machine's ceilings (copy/read bandwidth, FMA rate), then the CPU backend's
+// prefill speed (one prompt) and decode speed at several batch sizes, with the achieved
+// fraction of the bandwidth roofline (weight + KV bytes read per step / step time).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "engine/cpu_backend.h"
+#include "engine/cpu_parallel.h"
+#include "engine/cpu_simd.h"
+#include "engine/model_config.h"
+#include "engine/model_presets.h"
+#include "engine/weights.h"
+#include "tests/engine/step_builder.h"
+#include "tools/cpu_bench/roofline.h"
+
+ABSL_FLAG(std::string, model, "", "Hugging Face model folder");
+ABSL_FLAG(std::string, preset, "llama2c-15m", "model preset with seeded fp32 dummy weights");
+ABSL_FLAG(int, threads, 2, "backend threads (0 = all cores)");
+ABSL_FLAG(int, prompt_len, 128, "prefill prompt length; decode starts after such a prompt");
+ABSL_FLAG(int, decode_steps, 128, "timed decode steps per batch size");
+ABSL_FLAG(std::string, batches, "1,8", "decode batch sizes");
+ABSL_FLAG(int, reps, 3, "repetitions of each measurement (best is reported)");
+ABSL_FLAG(bool, roofline, true, "measure the machine's bandwidth and FMA ceilings first");
+
+namespace corvid {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using testing::BuildStep;
+using testing::Chunk;
+using testing::TestSeq;
+
+double Since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::vector<TestSeq> MakeSeqs(int n, int len, int vocab, int blocks_per_seq, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_int_distribution<int32_t> tok(3, vocab - 1);
+  std::vector<TestSeq> seqs(n);
+  for (int i = 0; i < n; ++i) {
+    seqs[i].id = i;
+    seqs[i].first_block = i * blocks_per_seq;
+    seqs[i].sampling.temperature = 0.0f;
+    for (int t = 0; t < len; ++t) seqs[i].prompt.push_back(tok(gen));
+  }
+  return seqs;
+}
+
+bool Run(Backend& backend, const std::vector<Chunk>& chunks) {
+  StepBatch batch = BuildStep(chunks, backend.kv_geometry().block_size, false);
+  StepResult result;
+  const absl::Status st = backend.Execute(batch, &result);
+  if (!st.ok()) {
+    std::fprintf(stderr, "step failed: %s\n", std::string(st.message()).c_str());
+    return false;
+  }
+  size_t j = 0;
+  for (const Chunk& c : chunks) {
+    if (c.sample) c.seq->output.push_back(result.tokens[j++].token);
+  }
+  return true;
+}
+
+// Best prefill time of one prompt of `len` tokens, seconds.
+double TimePrefill(Backend& backend, int len, int blocks_per_seq, int reps) {
+  double best = 1e30;
+  for (int r = 0; r < reps + 1; ++r) {  // the first run warms caches and buffers
+    std::vector<TestSeq> seqs = MakeSeqs(1, len, backend.config().vocab_size, blocks_per_seq, r);
+    const auto t0 = Clock::now();
+    if (!Run(backend, {{&seqs[0], seqs[0].prompt, true}})) return -1;
+    if (r > 0) best = std::min(best, Since(t0));
+  }
+  return best;
+}
+
+// Best time of `steps` decode steps of `batch` sequences after a prompt of `len`, seconds.
+double TimeDecode(Backend& backend, int batch, int len, int steps, int blocks_per_seq, int reps) {
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    std::vector<TestSeq> seqs =
+        MakeSeqs(batch, len, backend.config().vocab_size, blocks_per_seq, 100 + r);
+    std::vector<Chunk> chunks;
+    for (TestSeq& s : seqs) chunks.push_back({&s, s.prompt, true});
+    if (!Run(backend, chunks)) return -1;
+    const auto t0 = Clock::now();
+    for (int i = 0; i < steps; ++i) {
+      for (Chunk& c : chunks) c.tokens = {c.seq->output.back()};
+      if (!Run(backend, chunks)) return -1;
+    }
+    best = std::min(best, Since(t0));
+  }
+  return best;
+}
+
+int Main() {
+  const std::string dir = absl::GetFlag(FLAGS_model);
+  auto config = dir.empty() ? PresetConfig(absl::GetFlag(FLAGS_preset)) : ModelConfig::FromDir(dir);
+  if (!config.ok()) return std::fprintf(stderr, "%s\n", config.status().ToString().c_str()), 1;
+  auto store = dir.empty() ? WeightStore::Dummy(*config, DType::kF32, 1) : WeightStore::Open(dir, *config);
+  if (!store.ok()) return std::fprintf(stderr, "%s\n", store.status().ToString().c_str()), 1;
+  const int threads = ResolveNumThreads(absl::GetFlag(FLAGS_threads));
+  const int reps = std::max(1, absl::GetFlag(FLAGS_reps));
+  std::vector<int> batches;
+  for (absl::string_view b : absl::StrSplit(absl::GetFlag(FLAGS_batches), ',')) {
+    int v;
+    if (absl::SimpleAtoi(b, &v) && v > 0) batches.push_back(v);
+  }
+  const int max_batch = batches.empty() ? 1 : *std::max_element(batches.begin(), batches.end());
+  const int steps = absl::GetFlag(FLAGS_decode_steps);
+  const int len = std::min(absl::GetFlag(FLAGS_prompt_len),
+                           std::max(1, config->max_position_embeddings - steps - 1));
+  CpuBackendOptions options;
+  options.num_threads = threads;
+  const int blocks_per_seq = (len + steps + options.block_size) / options.block_size + 1;
+  options.num_kv_blocks = max_batch * blocks_per_seq;
+  auto backend = CreateCpuBackend(*config, **store, options);
+  if (!backend.ok()) return std::fprintf(stderr, "%s\n", backend.status().ToString().c_str()), 1;
+  store->reset();  // the backend holds its own fp32 copy
+
+  const int64_t weight_bytes = CpuBackendWeightBytesPerStep(**backend);
+  std::printf("model: %s  (%.2fM params, %d layers, hidden %d, vocab %d), threads %d, SIMD %d lanes\n",
+              dir.empty() ? absl::GetFlag(FLAGS_preset).c_str() : dir.c_str(),
+              config->NumParameters() / 1e6, config->num_layers, config->hidden_size,
+              config->vocab_size, threads, simd::kLanes);
+  const bool roofline = absl::GetFlag(FLAGS_roofline);
+  const double copy_gbs = roofline ? bench::CopyBandwidthGBs(int64_t{512} << 20, threads, reps) : 0;
+  const double read_big = roofline ? bench::ReadBandwidthGBs(int64_t{1} << 30, threads, reps) : 0;
+  const double read_model = roofline ? bench::ReadBandwidthGBs(weight_bytes, threads, 3 * reps) : 0;
+  const double peak_gflops = roofline ? bench::FmaPeakGFlops(threads) : 0;
+  if (roofline) {
+    std::printf("memory: copy %.1f GB/s (STREAM copy, 2x512 MiB), read %.1f GB/s (1 GiB), "
+                "read %.1f GB/s at the model's %.1f MB of weights\n",
+                copy_gbs, read_big, read_model, weight_bytes / 1e6);
+    std::printf("compute: FMA peak %.1f GFLOP/s\n", peak_gflops);
+  }
+  const double flops_per_token = 2.0 * weight_bytes / 4;
+  const double t_prefill = TimePrefill(**backend, len, blocks_per_seq, reps);
+  if (t_prefill < 0) return 1;
+  const double prefill_gflops = flops_per_token * len / t_prefill / 1e9;
+  std::printf("prefill: %d tokens in %.2f ms = %.0f tokens/s (%.1f GFLOP/s", len, t_prefill * 1e3,
+              len / t_prefill, prefill_gflops);
+  if (roofline) std::printf(", %.0f%% of FMA peak", 100.0 * prefill_gflops / peak_gflops);
+  std::printf(")\n");
+  for (int b : batches) {
+    const double t = TimeDecode(**backend, b, len, steps, blocks_per_seq, reps);
+    if (t < 0) return 1;
+    const double step_s = t / steps;
+    // K and V of every cached position, every layer, every sequence, at the average context.
+    const double kv_bytes = 2.0 * config->num_layers * config->kv_dim() * 4 * b * (len + steps / 2.0);
+    const double gbs = (weight_bytes + kv_bytes) / step_s / 1e9;
+    std::printf("decode batch %d: %.0f tokens/s (%.3f ms/step, context %d..%d); %.1f MB/step -> "
+                "%.1f GB/s", b, b * steps / t, step_s * 1e3, len, len + steps,
+                (weight_bytes + kv_bytes) / 1e6, gbs);
+    if (roofline) {
+      std::printf(" = %.0f%% of read bw (1 GiB), %.0f%% of read bw (model size)",
+                  100 * gbs / read_big, 100 * gbs / read_model);
+    }
+    std::printf("\n");
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace corvid
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "CPU backend benchmark.\nUsage: corvid-cpu-bench [--model DIR | --preset NAME] "
+      "[--threads N] [--prompt_len 128] [--decode_steps 128] [--batches 1,8]");
+  absl::ParseCommandLine(argc, argv);
+  return corvid::Main();
+}
