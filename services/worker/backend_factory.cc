@@ -1,10 +1,10 @@
 #include "services/worker/backend_factory.h"
 
+#include "absl/strings/str_cat.h"
 #include "engine/cpu_backend.h"
 #include "services/common/logging.h"
-#if defined(CORVID_HAVE_CUDA) && __has_include("engine/cuda/cuda_backend.h")
+#ifdef CORVID_HAVE_CUDA
 #include "engine/cuda/cuda_backend.h"
-#define CORVID_WORKER_CUDA 1
 #endif
 
 namespace corvid::worker {
@@ -25,15 +25,23 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCpu(const WorkerConfig& c, const 
 absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const WorkerConfig& c,
                                                        const ModelConfig& model,
                                                        const WeightStore& weights) {
-#ifdef CORVID_WORKER_CUDA
-  if (c.backend != "cpu") {
+#ifdef CORVID_HAVE_CUDA
+  std::string why;
+  const bool gpu = CudaDeviceAvailable(&why);
+  if (c.backend == "cuda" && !gpu) {
+    return absl::FailedPreconditionError(absl::StrCat("--backend=cuda: no usable GPU: ", why));
+  }
+  if (c.backend != "cpu" && gpu) {
     CudaBackendOptions options;
     options.block_size = static_cast<int>(c.block_size);
     options.num_kv_blocks = static_cast<int>(c.kv_blocks);
-    auto cuda = CreateCudaBackend(model, weights, options);
-    if (cuda.ok() || c.backend == "cuda") return cuda;
-    service::LogWarning("CUDA backend unavailable, using the CPU backend",
-                        {{"error", std::string(cuda.status().message())}});
+    options.max_num_seqs = static_cast<int>(c.max_running);
+    options.max_num_batched_tokens = static_cast<int>(c.max_batched_tokens);
+    options.max_model_len = static_cast<int>(c.max_model_len);
+    return CreateCudaBackend(model, &weights, options);
+  }
+  if (c.backend == "auto") {
+    service::LogInfo("no usable GPU, using the CPU backend", {{"why", why}});
   }
 #else
   if (c.backend == "cuda") {
