@@ -23,9 +23,12 @@ namespace fs = std::filesystem;
 
 const char* TorchDtype(DType t) {
   switch (t) {
-    case DType::kF16: return "float16";
-    case DType::kBF16: return "bfloat16";
-    default: return "float32";
+    case DType::kF16:
+      return "float16";
+    case DType::kBF16:
+      return "bfloat16";
+    default:
+      return "float32";
   }
 }
 
@@ -50,7 +53,7 @@ std::string GenerationConfigJson(const ModelConfig& c) {
   return j.dump(2) + "\n";
 }
 
-absl::Status CheckSize(const ModelConfig& config, const std::string& dir, DType dtype) {
+absl::Status CheckParameterLimit(const ModelConfig& config) {
   const int64_t params = config.NumParameters();
   if (params > kMaxCheckpointParameters) {
     return absl::ResourceExhaustedError(absl::StrFormat(
@@ -58,13 +61,18 @@ absl::Status CheckSize(const ModelConfig& config, const std::string& dir, DType 
         "(WeightStore::Dummy) for this model instead",
         params / 1e9, kMaxCheckpointParameters / 1e9));
   }
+  return absl::OkStatus();
+}
+
+absl::Status CheckDiskSpace(const ModelConfig& config, const std::string& dir, DType dtype) {
+  const int64_t params = config.NumParameters();
   const uint64_t need = static_cast<uint64_t>(params) * DTypeSize(dtype) + (64ull << 20);
   std::error_code ec;
   const fs::space_info space = fs::space(dir, ec);
   if (!ec && space.available < need) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "%s: the checkpoint needs %.1f GB but only %.1f GB are free", dir, need / 1e9,
-        space.available / 1e9));
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("%s: the checkpoint needs %.1f GB but only %.1f GB are free", dir,
+                        need / 1e9, space.available / 1e9));
   }
   return absl::OkStatus();
 }
@@ -82,13 +90,14 @@ std::vector<std::vector<TensorSpec>> PlanShards(const ModelConfig& config, DType
   int shard = 0;
   for (size_t i = 0; i < all.size(); ++i) {
     // Move on once this shard holds its share, leaving at least one tensor per later shard.
-    while (shard + 1 < n && !shards[shard].empty() &&
-           (done >= total / n * (shard + 1) || all.size() - i <= static_cast<size_t>(n - shard - 1))) {
+    while (
+        shard + 1 < n && !shards[shard].empty() &&
+        (done >= total / n * (shard + 1) || all.size() - i <= static_cast<size_t>(n - shard - 1))) {
       ++shard;
     }
     shards[shard].push_back(all[i]);
-    done += static_cast<size_t>(TensorView{dtype, all[i].shape, nullptr, 0}.numel()) *
-            DTypeSize(dtype);
+    done +=
+        static_cast<size_t>(TensorView{dtype, all[i].shape, nullptr, 0}.numel()) * DTypeSize(dtype);
   }
   return shards;
 }
@@ -105,8 +114,7 @@ absl::Status WriteWeights(const ModelConfig& config, const std::string& dir,
   Json weight_map = Json::object();
   size_t total = 0;
   for (int i = 0; i < o.num_shards; ++i) {
-    const std::string file =
-        absl::StrFormat("model-%05d-of-%05d.safetensors", i + 1, o.num_shards);
+    const std::string file = absl::StrFormat("model-%05d-of-%05d.safetensors", i + 1, o.num_shards);
     RETURN_IF_ERROR(WriteSafetensors(dir + "/" + file, shards[i], fill));
     for (const TensorSpec& s : shards[i]) {
       weight_map[s.name] = file;
@@ -208,10 +216,11 @@ absl::Status WriteCheckpoint(const ModelConfig& config, const std::string& dir,
     c.bos_token_id = 1;
     c.eos_token_ids = {2};
   }
+  RETURN_IF_ERROR(CheckParameterLimit(c));
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrCat(dir, ": cannot create: ", ec.message()));
-  RETURN_IF_ERROR(CheckSize(c, dir, options.dtype));
+  RETURN_IF_ERROR(CheckDiskSpace(c, dir, options.dtype));
   RETURN_IF_ERROR(WriteWeights(c, dir, options));
   if (!options.corpus_texts.empty()) RETURN_IF_ERROR(WriteTokenizer(c, dir, options));
   RETURN_IF_ERROR(WriteText(dir + "/generation_config.json", GenerationConfigJson(c)));

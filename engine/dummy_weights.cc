@@ -33,10 +33,17 @@ uint64_t NameHash(const std::string& s) {  // FNV-1a: stable across platforms an
 
 void Store(DType dtype, void* dst, int64_t i, float v) {
   switch (dtype) {
-    case DType::kF32: static_cast<float*>(dst)[i] = v; break;
-    case DType::kBF16: static_cast<uint16_t*>(dst)[i] = F32ToBf16(v); break;
-    case DType::kF16: static_cast<uint16_t*>(dst)[i] = F32ToF16(v); break;
-    default: break;  // callers only pass float dtypes
+    case DType::kF32:
+      static_cast<float*>(dst)[i] = v;
+      break;
+    case DType::kBF16:
+      static_cast<uint16_t*>(dst)[i] = F32ToBf16(v);
+      break;
+    case DType::kF16:
+      static_cast<uint16_t*>(dst)[i] = F32ToF16(v);
+      break;
+    default:
+      break;  // callers only pass float dtypes
   }
 }
 

@@ -36,8 +36,8 @@ absl::StatusOr<Json> ParseObject(const std::string& text, const std::string& fil
 }
 
 // Reads an integer key; `required` decides whether absence is an error. Values must be > 0.
-absl::Status ReadPositiveInt(const Json& j, const char* key, const std::string& file,
-                             bool required, int* out) {
+absl::Status ReadPositiveInt(const Json& j, const char* key, const std::string& file, bool required,
+                             int* out) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) {
     if (required) return Invalid(file, absl::StrCat("missing required key '", key, "'"));
@@ -45,8 +45,8 @@ absl::Status ReadPositiveInt(const Json& j, const char* key, const std::string& 
   }
   if (!it->is_number_integer() || it->get<int64_t>() <= 0 ||
       it->get<int64_t>() > (int64_t{1} << 30)) {
-    return Invalid(file, absl::StrCat("key '", key, "' must be a positive integer, got ",
-                                      it->dump()));
+    return Invalid(file,
+                   absl::StrCat("key '", key, "' must be a positive integer, got ", it->dump()));
   }
   *out = static_cast<int>(it->get<int64_t>());
   return absl::OkStatus();
@@ -56,8 +56,8 @@ absl::Status ReadNumber(const Json& j, const char* key, const std::string& file,
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return absl::OkStatus();
   if (!it->is_number() || it->get<double>() <= 0) {
-    return Invalid(file, absl::StrCat("key '", key, "' must be a positive number, got ",
-                                      it->dump()));
+    return Invalid(file,
+                   absl::StrCat("key '", key, "' must be a positive number, got ", it->dump()));
   }
   *out = it->get<double>();
   return absl::OkStatus();
@@ -100,9 +100,9 @@ absl::Status ReadArchitecture(const Json& j, const std::string& file, ModelConfi
       return absl::OkStatus();
     }
   }
-  return Invalid(file, absl::StrCat("unsupported architecture '", c->architecture,
-                                    "' (model_type '", c->model_type, "'); supported: ",
-                                    absl::StrJoin(known, ", ")));
+  return Invalid(file,
+                 absl::StrCat("unsupported architecture '", c->architecture, "' (model_type '",
+                              c->model_type, "'); supported: ", absl::StrJoin(known, ", ")));
 }
 
 absl::Status ReadRopeScaling(const Json& j, const std::string& file, ModelConfig* c) {
@@ -124,8 +124,8 @@ absl::Status ReadRopeScaling(const Json& j, const std::string& file, ModelConfig
   RopeScaling rs;
   rs.type = type;
   const std::string sub = file + " rope_scaling";
-  for (const char* key : {"factor", "low_freq_factor", "high_freq_factor",
-                          "original_max_position_embeddings"}) {
+  for (const char* key :
+       {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"}) {
     if (!it->contains(key)) {
       return Invalid(file, absl::StrCat("missing required key 'rope_scaling.", key, "'"));
     }
@@ -206,8 +206,9 @@ absl::Status ReadShape(const Json& j, const std::string& file, ModelConfig* c) {
   RETURN_IF_ERROR(ReadPositiveInt(j, "head_dim", file, false, &c->head_dim));
   if (c->head_dim == 0) {
     if (c->hidden_size % c->num_heads != 0) {
-      return Invalid(file, "hidden_size is not a multiple of num_attention_heads and no "
-                           "'head_dim' is given");
+      return Invalid(file,
+                     "hidden_size is not a multiple of num_attention_heads and no "
+                     "'head_dim' is given");
     }
     c->head_dim = c->hidden_size / c->num_heads;
   }
@@ -230,8 +231,8 @@ absl::Status ApplySlidingWindow(const Json& j, const std::string& file, ModelCon
 absl::Status RejectUnsupported(const Json& j, const std::string& file) {
   auto act = j.find("hidden_act");
   if (act != j.end() && !(act->is_string() && act->get<std::string>() == "silu")) {
-    return Invalid(file, absl::StrCat("unsupported key 'hidden_act' = ", act->dump(),
-                                      " (only silu)"));
+    return Invalid(file,
+                   absl::StrCat("unsupported key 'hidden_act' = ", act->dump(), " (only silu)"));
   }
   auto mlp_bias = j.find("mlp_bias");
   if (mlp_bias != j.end() && mlp_bias->is_boolean() && mlp_bias->get<bool>()) {
@@ -296,10 +297,10 @@ absl::StatusOr<ModelConfig> ModelConfig::FromDir(const std::string& dir) {
 int64_t ModelConfig::NumParameters() const {
   const int64_t h = hidden_size, v = vocab_size, ff = intermediate_size;
   const int64_t q = q_dim(), kv = kv_dim();
-  int64_t layer = 2 * h                  // two RMSNorm weights
-                  + h * q + 2 * h * kv   // q, k, v projections
-                  + q * h                // o projection
-                  + 3 * h * ff;          // gate, up, down
+  int64_t layer = 2 * h                 // two RMSNorm weights
+                  + h * q + 2 * h * kv  // q, k, v projections
+                  + q * h               // o projection
+                  + 3 * h * ff;         // gate, up, down
   if (attention_bias) {
     layer += q + 2 * kv;
     if (model_type == "llama") layer += h;  // Llama's attention_bias also covers o_proj

@@ -72,8 +72,8 @@ const Preset kPresets[] = {
     {"tiny", Tiny},
     {"llama2c-15m", Llama2c15M},
     {"llama-3.2-1b", Llama32_1B},
-    {"llama-3-8b", [] { return Llama3(4096, 14336, 32, 32, 8, 8192); }},    // Meta-Llama-3-8B
-    {"llama-3-70b", [] { return Llama3(8192, 28672, 80, 64, 8, 8192); }},   // Meta-Llama-3-70B
+    {"llama-3-8b", [] { return Llama3(4096, 14336, 32, 32, 8, 8192); }},   // Meta-Llama-3-8B
+    {"llama-3-70b", [] { return Llama3(8192, 28672, 80, 64, 8, 8192); }},  // Meta-Llama-3-70B
 };
 
 }  // namespace
@@ -82,8 +82,8 @@ absl::StatusOr<ModelConfig> PresetConfig(const std::string& name) {
   for (const Preset& p : kPresets) {
     if (name == p.name) return p.make();
   }
-  return absl::NotFoundError(absl::StrCat("unknown model preset '", name, "'; known: ",
-                                          absl::StrJoin(PresetNames(), ", ")));
+  return absl::NotFoundError(absl::StrCat("unknown model preset '", name,
+                                          "'; known: ", absl::StrJoin(PresetNames(), ", ")));
 }
 
 std::vector<std::string> PresetNames() {

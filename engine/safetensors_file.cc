@@ -87,7 +87,8 @@ absl::Status ParseTensor(const std::string& file, const std::string& name, const
       entry->begin > entry->end) {
     return BadTensor(file, name,
                      absl::StrCat("'data_offsets' must be [begin, end] with 0 <= begin <= end, "
-                                  "got ", offsets == v.end() ? "nothing" : offsets->dump()));
+                                  "got ",
+                                  offsets == v.end() ? "nothing" : offsets->dump()));
   }
   if (entry->end > data_size) {
     return BadTensor(file, name,
@@ -132,8 +133,8 @@ absl::Status ParseMetadata(const std::string& file, const Json& v,
   if (!v.is_object()) return Corrupt(file, "'__metadata__' is not an object");
   for (auto it = v.begin(); it != v.end(); ++it) {
     if (!it.value().is_string()) {
-      return Corrupt(file, absl::StrCat("'__metadata__' value of '", it.key(),
-                                        "' is not a string"));
+      return Corrupt(file,
+                     absl::StrCat("'__metadata__' value of '", it.key(), "' is not a string"));
     }
     (*out)[it.key()] = it.value().get<std::string>();
   }
@@ -166,8 +167,8 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Parse(const st
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
   if (header_len > size - 8) {
-    return Corrupt(name, absl::StrCat("header length ", header_len, " exceeds the file (",
-                                      size, " bytes); file truncated?"));
+    return Corrupt(name, absl::StrCat("header length ", header_len, " exceeds the file (", size,
+                                      " bytes); file truncated?"));
   }
   if (header_len > kMaxSafetensorsHeaderBytes) {
     return Corrupt(name, absl::StrCat("header length ", header_len, " is implausibly large"));
@@ -187,8 +188,7 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Parse(const st
     }
     TensorView view;
     Entry entry;
-    RETURN_IF_ERROR(
-        ParseTensor(name, it.key(), it.value(), data_region, data_size, &view, &entry));
+    RETURN_IF_ERROR(ParseTensor(name, it.key(), it.value(), data_region, data_size, &view, &entry));
     f->tensors_.emplace(it.key(), std::move(view));
     entries.push_back(std::move(entry));
   }

@@ -1,11 +1,11 @@
 // SentencePiece firewall: this TU includes only SentencePiece and the standard library.
 #include "engine/tokenizer_trainer.h"
 
+#include <sentencepiece_trainer.h>
+
 #include <string>
 #include <unordered_map>
 #include <vector>
-
-#include <sentencepiece_trainer.h>
 
 namespace corvid {
 namespace {

@@ -88,9 +88,9 @@ absl::Status MappedWeightStore::Check(const ModelConfig& config) const {
     if (it == tensors_.end()) {
       std::vector<std::string> paths;
       for (const auto& f : files_) paths.push_back(f->path());
-      return absl::InvalidArgumentError(absl::StrCat(
-          "missing tensor '", name, "' ", ShapeString(shape), " (looked in ",
-          absl::StrJoin(paths, ", "), ")"));
+      return absl::InvalidArgumentError(absl::StrCat("missing tensor '", name, "' ",
+                                                     ShapeString(shape), " (looked in ",
+                                                     absl::StrJoin(paths, ", "), ")"));
     }
     const TensorView& v = it->second.view;
     const std::string& path = it->second.file->path();

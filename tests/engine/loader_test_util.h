@@ -52,8 +52,8 @@ inline bool HaveStories260K() {
 
 }  // namespace corvid::testing_util
 
-#define CORVID_SKIP_WITHOUT_STORIES()                                                    \
-  if (!::corvid::testing_util::HaveStories260K())                                        \
+#define CORVID_SKIP_WITHOUT_STORIES()                                                \
+  if (!::corvid::testing_util::HaveStories260K())                                    \
   GTEST_SKIP() << "stories260K test data not found under " << CORVID_TEST_MODELS_DIR \
                << " (set -DCORVID_TEST_MODELS_DIR)"
 

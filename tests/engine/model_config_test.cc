@@ -1,8 +1,9 @@
 // config.json / generation_config.json parsing, presets and parameter counts.
+#include "engine/model_config.h"
+
 #include <string>
 
 #include "engine/checkpoint_writer.h"
-#include "engine/model_config.h"
 #include "engine/model_presets.h"
 #include "engine/weights.h"
 #include "gmock/gmock.h"
@@ -137,8 +138,11 @@ TEST(ModelConfigTest, MistralIsAcceptedAndItsSlidingWindowCapsTheContext) {
 
 TEST(ModelConfigTest, Llama3RopeScaling) {
   Json j = BaseConfig();
-  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 32.0}, {"low_freq_factor", 1.0},
-                       {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  j["rope_scaling"] = {{"rope_type", "llama3"},
+                       {"factor", 32.0},
+                       {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0},
+                       {"original_max_position_embeddings", 8192}};
   j["rope_theta"] = 500000.0;
   auto c = Parse(j);
   ASSERT_TRUE(c.ok()) << c.status();
@@ -150,8 +154,11 @@ TEST(ModelConfigTest, Llama3RopeScaling) {
   EXPECT_EQ(c->rope_scaling->original_max_position_embeddings, 8192);
   EXPECT_DOUBLE_EQ(c->rope_theta, 500000.0);
   // The older spelling "type" works too.
-  j["rope_scaling"] = {{"type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
-                       {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  j["rope_scaling"] = {{"type", "llama3"},
+                       {"factor", 8.0},
+                       {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0},
+                       {"original_max_position_embeddings", 8192}};
   c = Parse(j);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_DOUBLE_EQ(c->rope_scaling->factor, 8.0);
@@ -254,9 +261,10 @@ TEST(ModelConfigTest, GenerationConfigOverridesBosEosAndTakesLists) {
 // Every preset survives config.json serialization, and its parameter count matches both its
 // tensor list and the published size of the model it is named after.
 TEST(ModelConfigTest, PresetsRoundTripAndMatchPublishedSizes) {
-  const std::map<std::string, double> published = {
-      {"llama2c-15m", 15.2e6}, {"llama-3.2-1b", 1.236e9}, {"llama-3-8b", 8.03e9},
-      {"llama-3-70b", 70.55e9}};
+  const std::map<std::string, double> published = {{"llama2c-15m", 15.2e6},
+                                                   {"llama-3.2-1b", 1.236e9},
+                                                   {"llama-3-8b", 8.03e9},
+                                                   {"llama-3-70b", 70.55e9}};
   EXPECT_THAT(PresetNames(), ::testing::Contains("tiny"));
   for (const std::string& name : PresetNames()) {
     SCOPED_TRACE(name);

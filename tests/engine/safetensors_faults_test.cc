@@ -76,8 +76,7 @@ TEST(SafetensorsFaultsTest, TruncatedAtEveryRegionIsRefused) {
   }
   // A cut inside the data region is blamed on the tensor that runs past it.
   WriteFileBytes(dir / "cut.safetensors", bytes.substr(0, bytes.size() - 1));
-  ExpectRefused(SafetensorsFile::Open(dir / "cut.safetensors").status(), "cut.safetensors",
-                "beta");
+  ExpectRefused(SafetensorsFile::Open(dir / "cut.safetensors").status(), "cut.safetensors", "beta");
 }
 
 TEST(SafetensorsFaultsTest, HeaderLengthBeyondFile) {
@@ -99,8 +98,7 @@ TEST(SafetensorsFaultsTest, HeaderLengthBeyondFile) {
 TEST(SafetensorsFaultsTest, BadHeaderJson) {
   ScratchDir dir;
   std::string header = GoodHeader().dump();
-  ExpectRefused(OpenRaw(dir, header.substr(0, header.size() - 1), GoodData()),
-                "model.safetensors");
+  ExpectRefused(OpenRaw(dir, header.substr(0, header.size() - 1), GoodData()), "model.safetensors");
   ExpectRefused(OpenRaw(dir, "[1, 2, 3]", GoodData()), "model.safetensors");
   ExpectRefused(OpenRaw(dir, std::string("{\"a\"\0:", 6), GoodData()), "model.safetensors");
   ExpectRefused(OpenRaw(dir, "", GoodData()), "model.safetensors");
@@ -180,7 +178,8 @@ ModelConfig MicroConfig() {
   auto c = ModelConfig::FromJson(R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 8,
       "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
       "num_key_value_heads": 1, "vocab_size": 16, "max_position_embeddings": 32,
-      "tie_word_embeddings": true})", "");
+      "tie_word_embeddings": true})",
+                                 "");
   EXPECT_TRUE(c.ok()) << c.status();
   return *c;
 }
@@ -289,7 +288,8 @@ TEST(SafetensorsFaultsTest, MisalignedTensorsAreCopiedAligned) {
   std::string data("abc");
   for (const std::string& name : (*dummy)->Names()) {
     const TensorView* v = (*dummy)->Find(name);
-    h[name] = {{"dtype", "F32"}, {"shape", v->shape},
+    h[name] = {{"dtype", "F32"},
+               {"shape", v->shape},
                {"data_offsets", {data.size(), data.size() + v->nbytes}}};
     data.append(static_cast<const char*>(v->data), v->nbytes);
   }

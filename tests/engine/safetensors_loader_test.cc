@@ -1,6 +1,8 @@
 // Loader tests on real data: stories260K in F32/BF16/F16, the half-precision files checked
 // against the F32 one rounded here, a sharded round trip through the writer, and Dummy weights.
 // Runs under ASan + UBSan in deploy/test.sh.
+#include <omp.h>
+
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -8,8 +10,6 @@
 #include <set>
 #include <string>
 #include <vector>
-
-#include <omp.h>
 
 #include "engine/model_config.h"
 #include "engine/safetensors_file.h"
@@ -118,10 +118,12 @@ TEST(Stories260KLoaderTest, ShardedRoundTripThroughWriter) {
   std::filesystem::copy_file(ModelsDir() + "/stories260K/config.json", dir / "config.json");
   const std::vector<std::string> names = original->Names();
   std::vector<std::map<std::string, TensorView>> shards(3);
-  nlohmann::json index = {{"metadata", {{"total_size", 0}}}, {"weight_map", nlohmann::json::object()}};
+  nlohmann::json index = {{"metadata", {{"total_size", 0}}},
+                          {"weight_map", nlohmann::json::object()}};
   for (size_t i = 0; i < names.size(); ++i) {
     shards[i % 3][names[i]] = *original->Find(names[i]);
-    index["weight_map"][names[i]] = "model-0000" + std::to_string(i % 3 + 1) + "-of-00003.safetensors";
+    index["weight_map"][names[i]] =
+        "model-0000" + std::to_string(i % 3 + 1) + "-of-00003.safetensors";
   }
   for (int s = 0; s < 3; ++s) {
     const std::string file = "model-0000" + std::to_string(s + 1) + "-of-00003.safetensors";
@@ -195,7 +197,8 @@ TEST(DummyWeightsLoaderTest, ThreadCountDoesNotChangeValues) {
   const TensorView* b = (*bf16)->Find("model.embed_tokens.weight");
   for (int64_t i = 0; i < f->numel(); ++i) {
     ASSERT_EQ(F32ToBf16(static_cast<const float*>(f->data)[i]),
-              static_cast<const uint16_t*>(b->data)[i]) << i;
+              static_cast<const uint16_t*>(b->data)[i])
+        << i;
   }
 }
 

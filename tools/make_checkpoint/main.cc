@@ -20,10 +20,14 @@ ABSL_FLAG(int, shards, 1, "number of safetensors shards (> 1 also writes the ind
 namespace {
 
 bool ParseDtypeFlag(const std::string& s, corvid::DType* out) {
-  if (s == "f32") *out = corvid::DType::kF32;
-  else if (s == "bf16") *out = corvid::DType::kBF16;
-  else if (s == "f16") *out = corvid::DType::kF16;
-  else return false;
+  if (s == "f32")
+    *out = corvid::DType::kF32;
+  else if (s == "bf16")
+    *out = corvid::DType::kBF16;
+  else if (s == "f16")
+    *out = corvid::DType::kF16;
+  else
+    return false;
   return true;
 }
 
@@ -62,9 +66,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "corvid-make-checkpoint: %s\n", std::string(st.message()).c_str());
     return 1;
   }
-  std::printf("wrote %s (%s, %.3gM parameters, %s, seed %llu) to %s\n", preset.c_str(),
+  std::printf("wrote %s (%s, %.1fM parameters, %s, seed %llu) to %s\n", preset.c_str(),
               config->architecture.c_str(), config->NumParameters() / 1e6,
-              corvid::DTypeName(options.dtype),
-              static_cast<unsigned long long>(options.seed), out.c_str());
+              corvid::DTypeName(options.dtype), static_cast<unsigned long long>(options.seed),
+              out.c_str());
   return 0;
 }
