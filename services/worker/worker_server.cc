@@ -35,12 +35,14 @@ absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Start(const WorkerCo
 }
 
 WorkerServer::~WorkerServer() {
-  if (!drained_) {
-    gate_.StopAdmitting();
-    health_->Shutdown();
-    server_->Shutdown(absl::ToChronoTime(absl::Now()));
+  if (server_ != nullptr) {  // null when Start() failed part-way
+    if (!drained_) {
+      gate_.StopAdmitting();
+      health_->Shutdown();
+      server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    }
+    server_->Wait();
   }
-  server_->Wait();
   stop_monitor_.Notify();
   if (monitor_.joinable()) monitor_.join();
 }
