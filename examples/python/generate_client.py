@@ -42,8 +42,8 @@ def load_stubs():
 
 
 def build_request(pb, args):
-    request = pb.GenerateRequest(text=args.prompt, max_tokens=args.max_tokens,
-                                 stop=args.stop, logprobs=args.logprobs,
+    request = pb.GenerateRequest(text=args.prompt.encode(), max_tokens=args.max_tokens,
+                                 stop=[s.encode() for s in args.stop], logprobs=args.logprobs,
                                  priority=pb.Priority.Value(f"PRIORITY_{args.priority.upper()}"))
     request.sampling.temperature = args.temperature
     request.sampling.top_p = args.top_p

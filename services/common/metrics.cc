@@ -72,6 +72,12 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   httplib::Server& http = server->http_->server;
   // One thread is plenty for a scrape every few seconds.
   http.new_task_queue = [] { return new httplib::ThreadPool(1); };
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which would let a second process
+  // bind the same port silently instead of failing.
+  http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   MetricsServer* raw = server.get();
   http.Get("/metrics", [raw](const httplib::Request&, httplib::Response& response) {
     std::vector<prometheus::MetricFamily> families = raw->registry_->Collect();

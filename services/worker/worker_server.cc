@@ -68,6 +68,7 @@ absl::Status WorkerServer::Load() {
   options.max_batched_tokens = engine_options.max_num_batched_tokens;
   options.context_length = config_.max_model_len > 0 ? static_cast<int>(config_.max_model_len)
                                                      : model.max_position_embeddings;
+  options.min_step_ms = config_.min_step_ms;
   options.on_step = [this](double ms, const StepStats& step) {
     metrics_values_.ObserveStep(ms, step);
   };
