@@ -43,6 +43,10 @@ struct EngineDriverOptions {
   int block_size = 16;
   int kv_blocks = 0;
   double min_step_ms = 0;  // as corvid-worker --min-step-ms
+  // Requests handed to the engine at once (running + its waiting queue); the rest wait in the
+  // driver, as they would wait in the scheduler in front of a worker with --max-sequences
+  // this large. 0 = 2 x max_running.
+  int max_in_engine = 0;
 };
 absl::StatusOr<std::unique_ptr<Driver>> MakeEngineDriver(const EngineDriverOptions& options);
 

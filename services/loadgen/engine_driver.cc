@@ -44,8 +44,8 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const EngineDriverOptions& 
 
 class EngineDriver : public Driver {
  public:
-  EngineDriver(std::unique_ptr<Engine> engine, double min_step_ms)
-      : engine_(std::move(engine)), min_step_ms_(min_step_ms) {}
+  EngineDriver(std::unique_ptr<Engine> engine, double min_step_ms, int max_in_engine)
+      : engine_(std::move(engine)), min_step_ms_(min_step_ms), max_in_engine_(max_in_engine) {}
 
   int vocab_size() const override { return engine_->config().vocab_size; }
 
@@ -69,9 +69,17 @@ class EngineDriver : public Driver {
       });
     }
     size_t finished = 0;
+    int in_engine = 0;
+    std::deque<size_t> backlog;
     while (finished < specs.size()) {
-      for (size_t i : TakeArrivals(/*wait=*/!engine_->HasWork())) {
-        if (Add(i, specs[i], &records[i])) continue;
+      for (size_t i : TakeArrivals(/*wait=*/!engine_->HasWork())) backlog.push_back(i);
+      while (!backlog.empty() && in_engine < max_in_engine_) {
+        const size_t i = backlog.front();
+        backlog.pop_front();
+        if (Add(i, specs[i], &records[i])) {
+          ++in_engine;
+          continue;
+        }
         ++finished;  // refused by the engine: it ends here
         if (options.closed_loop && next < specs.size()) Arrive(next++, &records);
       }
@@ -98,6 +106,7 @@ class EngineDriver : public Driver {
         if (e.finish == FinishReason::kNone) continue;
         r.end = now;
         ++finished;
+        --in_engine;
         if (options.closed_loop && next < specs.size()) Arrive(next++, &records);
       }
     }
@@ -144,6 +153,7 @@ class EngineDriver : public Driver {
 
   std::unique_ptr<Engine> engine_;
   double min_step_ms_;
+  int max_in_engine_;
   absl::Mutex mu_;
   std::deque<size_t> arrived_ ABSL_GUARDED_BY(mu_);
 };
@@ -158,7 +168,8 @@ absl::StatusOr<std::unique_ptr<Driver>> MakeEngineDriver(const EngineDriverOptio
   options.max_num_seqs = o.max_running;
   options.max_num_batched_tokens = o.max_batched_tokens;
   ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Create(std::move(backend), options));
-  return std::unique_ptr<Driver>(new EngineDriver(std::move(engine), o.min_step_ms));
+  const int cap = o.max_in_engine > 0 ? o.max_in_engine : 2 * o.max_running;
+  return std::unique_ptr<Driver>(new EngineDriver(std::move(engine), o.min_step_ms, cap));
 }
 
 }  // namespace corvid::loadgen
