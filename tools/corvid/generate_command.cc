@@ -18,6 +18,7 @@
 #include "tools/corvid/backend_factory.h"
 #include "tools/corvid/command.h"
 #include "tools/corvid/flag_parser.h"
+#include "tools/corvid/generate_remote.h"
 #include "tools/corvid/text_streamer.h"
 
 namespace corvid::cli {
@@ -31,14 +32,22 @@ struct GenerateArgs {
   bool has_seed = false;
   uint64_t seed = 0;
   BackendChoice backend;
+  std::string server;  // HOST:PORT of corvid-scheduler: generate remotely
+  std::string model_name;
+  std::string stop;
+  double timeout_s = 60;
 };
 
 constexpr char kUsage[] =
-    "usage: corvid generate --model DIR --prompt TEXT [flags]\n"
+    "usage: corvid generate (--model DIR | --server HOST:PORT) --prompt TEXT [flags]\n"
     "\n"
     "Streams the completion of TEXT (not the prompt) to stdout as it is generated.\n"
     "\n"
     "  --model DIR          Hugging Face model folder (config.json, safetensors, tokenizer)\n"
+    "  --server HOST:PORT   generate through a running corvid-scheduler instead\n"
+    "  --model-name NAME    with --server: the served model (default: the deployment's)\n"
+    "  --stop S             with --server: a stop string\n"
+    "  --timeout S          with --server: the request's deadline in seconds (default 60)\n"
     "  --prompt TEXT        the prompt; BOS is added as the tokenizer config says\n"
     "  --max-tokens N       tokens to generate (default 64)\n"
     "  --temperature T      0 = greedy (default 1)\n"
@@ -65,8 +74,19 @@ absl::StatusOr<GenerateArgs> ParseArgs(int argc, char** argv) {
   parser.Int("threads", &args.backend.threads);
   parser.String("backend", &backend);
   parser.Bool("dummy-weights", &args.backend.dummy_weights);
+  parser.String("server", &args.server);
+  parser.String("model-name", &args.model_name);
+  parser.String("stop", &args.stop);
+  float timeout_s = 60;
+  parser.Float("timeout", &timeout_s);
   RETURN_IF_ERROR(parser.Parse(argc, argv));
-  if (args.model.empty()) return absl::InvalidArgumentError("--model is required");
+  args.timeout_s = timeout_s;
+  if (!args.server.empty() && !args.model.empty()) {
+    return absl::InvalidArgumentError("give --model or --server, not both");
+  }
+  if (args.model.empty() && args.server.empty()) {
+    return absl::InvalidArgumentError("--model is required (or --server HOST:PORT)");
+  }
   if (!parser.Seen("prompt")) return absl::InvalidArgumentError("--prompt is required");
   ASSIGN_OR_RETURN(args.backend.kind, ParseBackendKind(backend));
   if (args.backend.threads < 0) {
@@ -142,6 +162,22 @@ int RunGenerate(int argc, char** argv) {
     std::fprintf(stderr, "corvid generate: %s\n\n%s", std::string(args.status().message()).c_str(),
                  kUsage);
     return 2;
+  }
+  if (!args->server.empty()) {
+    RemoteGenerateOptions remote;
+    remote.server = args->server;
+    remote.model = args->model_name;
+    remote.prompt = args->prompt;
+    remote.max_tokens = args->max_tokens;
+    remote.temperature = args->sampling.temperature;
+    remote.top_k = args->sampling.top_k;
+    remote.top_p = args->sampling.top_p;
+    remote.min_p = args->sampling.min_p;
+    remote.has_seed = args->has_seed;
+    remote.seed = args->seed;
+    if (!args->stop.empty()) remote.stop.push_back(args->stop);
+    remote.timeout_s = args->timeout_s;
+    return RunRemoteGenerate(remote);
   }
   const absl::Status status = Generate(*args);
   if (!status.ok()) {
