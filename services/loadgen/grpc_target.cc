@@ -3,9 +3,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/status_macros.h"
 
 namespace corvid::loadgen {
 namespace {
@@ -76,6 +78,42 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address, int index
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
 
+// Polls ListModels until the model is listed with a live worker (a scheduler lists nothing
+// until its first worker is up) or the connect timeout passes.
+absl::StatusOr<v1::ModelInfo> WaitForModel(v1::Generation::Stub& stub,
+                                           const GrpcTargetOptions& options) {
+  const auto give_up =
+      std::chrono::system_clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(options.connect_timeout_s * 1000));
+  std::string last = "no model listed yet";
+  while (true) {
+    grpc::ClientContext context;
+    context.set_wait_for_ready(true);
+    context.set_deadline(give_up);
+    v1::ListModelsResponse models;
+    grpc::Status status = stub.ListModels(&context, v1::ListModelsRequest(), &models);
+    if (!status.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("ListModels on ", options.address, ": ", status.error_message()));
+    }
+    bool listed = false;
+    for (const v1::ModelInfo& m : models.models()) {
+      if (!options.request.model.empty() && m.name() != options.request.model) continue;
+      if (m.live_workers() > 0) return m;
+      listed = true;
+      last = absl::StrCat("model ", m.name(), " has no live worker");
+    }
+    if (models.models_size() > 0 && !listed) {
+      return absl::NotFoundError(
+          absl::StrCat("model '", options.request.model, "' is not served at ", options.address));
+    }
+    if (std::chrono::system_clock::now() >= give_up) {
+      return absl::UnavailableError(absl::StrCat(options.address, ": ", last));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 }  // namespace
 
 GrpcTarget::GrpcTarget(const GrpcTargetOptions& options,
@@ -87,33 +125,12 @@ absl::StatusOr<std::unique_ptr<GrpcTarget>> GrpcTarget::Connect(const GrpcTarget
   for (int i = 0; i < std::max(1, options.channels); ++i) {
     stubs.push_back(v1::Generation::NewStub(MakeChannel(options.address, i)));
   }
-  grpc::ClientContext context;
-  context.set_wait_for_ready(true);
-  context.set_deadline(
-      std::chrono::system_clock::now() +
-      std::chrono::milliseconds(static_cast<int64_t>(options.connect_timeout_s * 1000)));
-  v1::ListModelsResponse models;
-  grpc::Status status = stubs[0]->ListModels(&context, v1::ListModelsRequest(), &models);
-  if (!status.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("ListModels on ", options.address, ": ", status.error_message()));
-  }
-  const v1::ModelInfo* found = nullptr;
-  for (const v1::ModelInfo& m : models.models()) {
-    if (options.request.model.empty() || m.name() == options.request.model) {
-      found = &m;
-      break;
-    }
-  }
-  if (found == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("model '", options.request.model, "' is not served at ", options.address));
-  }
+  ASSIGN_OR_RETURN(v1::ModelInfo model, WaitForModel(*stubs[0], options));
   auto target = std::unique_ptr<GrpcTarget>(new GrpcTarget(options, std::move(stubs)));
-  target->info_.vocab_size = static_cast<int>(found->vocab_size());
-  target->info_.context_length = static_cast<int>(found->context_length());
+  target->info_.vocab_size = static_cast<int>(model.vocab_size());
+  target->info_.context_length = static_cast<int>(model.context_length());
   target->info_.description =
-      absl::StrCat("corvid-scheduler at ", options.address, " (model ", found->name(), ", ",
+      absl::StrCat("corvid-scheduler at ", options.address, " (model ", model.name(), ", ",
                    target->stubs_.size(), " channel", target->stubs_.size() > 1 ? "s" : "", ")");
   return target;
 }

@@ -1,5 +1,7 @@
 #include "services/loadgen/loadgen_run.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -9,6 +11,16 @@
 #include "services/loadgen/inprocess_target.h"
 
 namespace corvid::loadgen {
+namespace {
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Target>> CreateTarget(const LoadgenConfig& config) {
   if (config.in_process) {
@@ -59,8 +71,11 @@ absl::StatusOr<Report> RunLoadgen(const LoadgenConfig& config) {
     std::vector<RequestSpec> rotated(specs.rbegin(), specs.rend());
     RunLoad(*target, rotated, warmup);
   }
+  const double cpu_before = ProcessCpuSeconds();
   RunResult run = RunLoad(*target, specs, config.run);
+  const double cpu_s = ProcessCpuSeconds() - cpu_before;
   Report report = BuildReport(run, config.slo);
+  report.process_cpu_s = cpu_s;
   report.target = info.description;
   report.load = config.load_summary;
   return report;

@@ -51,6 +51,9 @@ struct Report {
   double deadline_ms = 0;  // the requests' deadline (0 = none)
   int64_t first_token_after_deadline = 0;
   int64_t chunks = 0, multi_token_chunks = 0;  // token-carrying messages; those with > 1 token
+  // CPU seconds (user + system) this process used during the run: the load generator's own
+  // cost against a server, the engine's included in-process. Filled by the caller.
+  double process_cpu_s = 0;
 };
 
 Report BuildReport(const RunResult& run, const SloOptions& slo);

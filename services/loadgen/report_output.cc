@@ -59,6 +59,8 @@ std::string FormatReport(const Report& r) {
   }
   absl::StrAppendFormat(&out, "token messages: %d, of which %d carried more than one token\n",
                         r.chunks, r.multi_token_chunks);
+  absl::StrAppendFormat(&out, "this process's CPU: %.2f s (%.0f%% of one core)\n", r.process_cpu_s,
+                        r.duration_s > 0 ? 100 * r.process_cpu_s / r.duration_s : 0.0);
   for (const auto& [name, e] : r.errors) {
     absl::StrAppendFormat(&out, "%s x%d, e.g. \"%s\"\n", name, e.count, e.example);
   }
@@ -94,6 +96,7 @@ nlohmann::json ReportToJson(const Report& r) {
           {"first_token_after_deadline", r.first_token_after_deadline},
           {"chunks", r.chunks},
           {"multi_token_chunks", r.multi_token_chunks},
+          {"process_cpu_s", r.process_cpu_s},
           {"errors", errors}};
 }
 

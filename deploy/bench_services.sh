@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# The services benchmark: the in-process engine against corvid-tokenizer + corvid-worker +
+# corvid-scheduler on loopback, same model, same engine settings, same load (corvid-loadgen).
+#
+# Per model:
+#  (a) closed loop at CONCURRENCY, REPEATS times, in-process and services interleaved (a shared
+#      machine's load drifts; interleaving exposes both to it alike): output-throughput ratio
+#      (target >= 0.95) and added ITL p50 (target <= 0.5 ms), medians over the repeats.
+#  (b) the saturating request rate (closed loop at MAX_RUNNING, every batch slot busy), then
+#      open loop (Poisson) at 1x and OVERLOAD x that rate with a QUEUE_LIMIT-deep scheduler
+#      queue and a per-request deadline: goodput ratio, rejection latency p99, and the admitted
+#      requests' p99 TTFT against their deadline.
+# Builds what it needs, stops everything it started, prints a summary table (also written to
+# $OUT/summary.txt and summary.json).
+#
+# Environment (defaults in brackets): CORVID_BUILD_DIR [build/default], CORVID_CMAKE_ARGS (used
+# only when the build folder is not configured yet), CORVID_TEST_MODELS_DIR [the build's, else
+# ../shared/models], MODELS [stories260K llama2c-15m], THREADS [1], CONCURRENCY [8],
+# MAX_RUNNING [16], QUEUE_LIMIT [8], OVERLOAD [2], REPEATS [3], PROMPT_LEN [32],
+# OUTPUT_LEN [64], OPEN_S [10], DEADLINE_MS / SLO_TTFT_MS / SLO_TPOT_MS [derived from the
+# saturation run], OUT [$CORVID_BUILD_DIR/bench_services].
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${CORVID_BUILD_DIR:-build/default}
+MODELS=${MODELS:-"stories260K llama2c-15m"}
+THREADS=${THREADS:-1}
+CONCURRENCY=${CONCURRENCY:-8}
+MAX_RUNNING=${MAX_RUNNING:-16}
+QUEUE_LIMIT=${QUEUE_LIMIT:-8}
+OVERLOAD=${OVERLOAD:-2}
+REPEATS=${REPEATS:-3}
+PROMPT_LEN=${PROMPT_LEN:-32}
+OUTPUT_LEN=${OUTPUT_LEN:-64}
+OPEN_S=${OPEN_S:-10}
+OUT=${OUT:-$BUILD/bench_services}
+
+log() { echo "[bench_services] $*" >&2; }
+
+# --- build ------------------------------------------------------------------------------------
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+  # shellcheck disable=SC2086
+  cmake --preset default ${CORVID_CMAKE_ARGS:-} >/dev/null
+fi
+log "building"
+cmake --build "$BUILD" -j2 --target corvid-tokenizer corvid-worker corvid-scheduler \
+  corvid-loadgen corvid-make-checkpoint >/dev/null
+SVC=$BUILD/services
+LOADGEN=$SVC/loadgen/corvid-loadgen
+MAKE_CKPT=$BUILD/tools/make_checkpoint/corvid-make-checkpoint
+mkdir -p "$OUT/models"
+OUT=$(cd "$OUT" && pwd)
+
+if [ -z "${CORVID_TEST_MODELS_DIR:-}" ]; then
+  CORVID_TEST_MODELS_DIR=$(sed -n 's/^CORVID_TEST_MODELS_DIR:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
+fi
+SHARED=${CORVID_TEST_MODELS_DIR:-../shared/models}
+
+# --- models -----------------------------------------------------------------------------------
+# Prints the folder of model $1, writing it first when needed.
+model_dir() {
+  case "$1" in
+    stories260K)
+      if [ -f "$SHARED/stories260K/config.json" ]; then
+        echo "$SHARED/stories260K"
+        return
+      fi
+      log "no real stories260K under $SHARED: writing the synthetic tiny preset instead"
+      [ -f "$OUT/models/tiny/config.json" ] ||
+        "$MAKE_CKPT" --preset tiny --out "$OUT/models/tiny" >&2
+      echo "$OUT/models/tiny" ;;
+    llama2c-15m)
+      # The preset's vocabulary is Llama 2's 32000 ids, but corvid-make-checkpoint trains a
+      # 512-piece tokenizer: random weights then sample ids the tokenizer tier cannot decode.
+      # stories15M used the Llama 2 tokenizer, so install that one (same <unk>/<s>/</s> ids).
+      local dir=$OUT/models/llama2c-15m
+      if [ ! -f "$dir/config.json" ]; then
+        "$MAKE_CKPT" --preset llama2c-15m --out "$dir" >&2
+      fi
+      if [ -f "$SHARED/tokenizers/llama2/tokenizer.model" ]; then
+        cp -f "$SHARED/tokenizers/llama2/tokenizer.model" "$dir/tokenizer.model"
+      else
+        log "no Llama 2 tokenizer under $SHARED: llama2c-15m cannot be served (skipped)"
+        return 1
+      fi
+      echo "$dir" ;;
+    *) log "unknown model $1"; return 1 ;;
+  esac
+}
+
+# --- services ---------------------------------------------------------------------------------
+PIDS=()
+stop_services() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  PIDS=()
+}
+trap stop_services EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+ENGINE_FLAGS=(--threads "$THREADS" --max-running "$MAX_RUNNING" --max-batched-tokens 512
+              --kv-cache-mb 256)
+
+# start_services NAME DIR LOGDIR: sets SCHED.
+start_services() {
+  local name=$1 dir=$2 logs=$3 tok wk sc
+  tok=$(free_port) wk=$(free_port) sc=$(free_port)
+  "$SVC/tokenizer/corvid-tokenizer" --listen "127.0.0.1:$tok" --metrics-port -1 \
+    --model "$name=$dir" >"$logs/tokenizer.log" 2>&1 &
+  PIDS+=($!)
+  # max-sequences = max-running: nothing waits inside the worker, so the scheduler's queue
+  # limit is the one that binds under overload.
+  "$SVC/worker/corvid-worker" --listen "127.0.0.1:$wk" --metrics-port -1 --model "$dir" \
+    --model-name "$name" --backend cpu "${ENGINE_FLAGS[@]}" --max-sequences "$MAX_RUNNING" \
+    >"$logs/worker.log" 2>&1 &
+  PIDS+=($!)
+  "$SVC/scheduler/corvid-scheduler" --listen "127.0.0.1:$sc" --metrics-port -1 \
+    --worker "127.0.0.1:$wk" --tokenizer "127.0.0.1:$tok" \
+    --max-queued-requests "$QUEUE_LIMIT" >"$logs/scheduler.log" 2>&1 &
+  PIDS+=($!)
+  SCHED=127.0.0.1:$sc
+}
+
+# jq-less JSON field reader: json_get FILE EXPR (EXPR indexes the parsed object `r`).
+json_get() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+LOAD_FLAGS=(--prompt-len "$PROMPT_LEN" --output-len "$OUTPUT_LEN" --temperature 0 --seed 1)
+
+bench_model() {
+  local name=$1 dir=$2 n=$3 res=$OUT/$1
+  rm -rf "$res" && mkdir -p "$res"
+  start_services "$name" "$dir" "$res"
+  log "$name: (a) closed loop, concurrency $CONCURRENCY, $n requests, $REPEATS repeats"
+  for r in $(seq "$REPEATS"); do
+    "$LOADGEN" --in-process --model "$dir" "${ENGINE_FLAGS[@]}" --concurrency "$CONCURRENCY" \
+      --num-requests "$n" --warmup "$CONCURRENCY" "${LOAD_FLAGS[@]}" \
+      --json "$res/a_inprocess_$r.json" >"$res/a_inprocess_$r.txt"
+    "$LOADGEN" --server "$SCHED" --connect-timeout-s 120 --concurrency "$CONCURRENCY" \
+      --num-requests "$n" --warmup "$CONCURRENCY" "${LOAD_FLAGS[@]}" \
+      --json "$res/a_services_$r.json" >"$res/a_services_$r.txt"
+  done
+  log "$name: (b) saturation: closed loop at concurrency $MAX_RUNNING"
+  "$LOADGEN" --server "$SCHED" --concurrency "$MAX_RUNNING" --num-requests "$((n * 2))" \
+    --warmup "$MAX_RUNNING" "${LOAD_FLAGS[@]}" --json "$res/b_saturation.json" \
+    >"$res/b_saturation.txt"
+  local rate e2e tpot deadline slo_ttft slo_tpot
+  rate=$(json_get "$res/b_saturation.json" 'r["request_throughput"]')
+  e2e=$(json_get "$res/b_saturation.json" 'r["e2e_ms"]["p50"]')
+  tpot=$(json_get "$res/b_saturation.json" 'r["tpot_ms"]["p50"]')
+  # A deadline of three saturated service times; "good" = waited at most one service time for
+  # its first token and decoded at most 2x slower than at saturation.
+  deadline=${DEADLINE_MS:-$(python3 -c "print(round(3 * $e2e, 1))")}
+  slo_ttft=${SLO_TTFT_MS:-$(python3 -c "print(round($e2e, 1))")}
+  slo_tpot=${SLO_TPOT_MS:-$(python3 -c "print(round(2 * $tpot, 3))")}
+  echo "$rate $deadline $slo_ttft $slo_tpot" >"$res/b_params.txt"
+  local f
+  for f in 1 "$OVERLOAD"; do
+    local r_open
+    r_open=$(python3 -c "print($rate * $f)")
+    log "$name: (b) open loop at ${f}x saturation = $r_open req/s for $OPEN_S s"
+    "$LOADGEN" --server "$SCHED" --rate "$r_open" --duration-s "$OPEN_S" \
+      --deadline-ms "$deadline" --slo-ttft-ms "$slo_ttft" --slo-tpot-ms "$slo_tpot" \
+      --warmup "$MAX_RUNNING" "${LOAD_FLAGS[@]}" --json "$res/b_open_${f}x.json" \
+      >"$res/b_open_${f}x.txt"
+  done
+  stop_services
+}
+
+for m in $MODELS; do
+  if ! dir=$(model_dir "$m"); then continue; fi
+  case "$m" in stories260K) n=${N_SMALL:-512} ;; *) n=${N_LARGE:-64} ;; esac
+  bench_model "$m" "$dir" "$n"
+done
+
+python3 deploy/bench_services_summary.py "$OUT" "$OVERLOAD" $MODELS | tee "$OUT/summary.txt"
