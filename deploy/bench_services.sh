@@ -125,6 +125,23 @@ start_services() {
   SCHED=127.0.0.1:$sc
 }
 
+# CPU seconds (user + system) process $1 has used so far.
+cpu_s() {
+  awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"
+}
+
+# Runs corvid-loadgen "$@" against the services and writes the CPU seconds each service process
+# used meanwhile to $CPU_FILE ("tokenizer worker scheduler").
+loadgen_with_cpu() {
+  local before=() after=() pid
+  for pid in "${PIDS[@]}"; do before+=("$(cpu_s "$pid")"); done
+  "$LOADGEN" "$@"
+  for pid in "${PIDS[@]}"; do after+=("$(cpu_s "$pid")"); done
+  python3 -c "import sys; b=sys.argv[1].split(); a=sys.argv[2].split(); \
+print(' '.join('%.3f' % (float(x) - float(y)) for x, y in zip(a, b)))" \
+    "${before[*]}" "${after[*]}" >"$CPU_FILE"
+}
+
 # jq-less JSON field reader: json_get FILE EXPR (EXPR indexes the parsed object `r`).
 json_get() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
@@ -134,14 +151,19 @@ bench_model() {
   local name=$1 dir=$2 n=$3 res=$OUT/$1
   rm -rf "$res" && mkdir -p "$res"
   start_services "$name" "$dir" "$res"
+  # Waits for a live worker and warms connections and caches, so that the measured services
+  # runs need no warm-up of their own (their CPU accounting then covers the run alone).
+  "$LOADGEN" --server "$SCHED" --connect-timeout-s 120 --concurrency "$CONCURRENCY" \
+    --num-requests "$((CONCURRENCY * 4))" "${LOAD_FLAGS[@]}" >"$res/warmup.txt"
   log "$name: (a) closed loop, concurrency $CONCURRENCY, $n requests, $REPEATS repeats"
   for r in $(seq "$REPEATS"); do
     "$LOADGEN" --in-process --model "$dir" "${ENGINE_FLAGS[@]}" --concurrency "$CONCURRENCY" \
       --num-requests "$n" --warmup "$CONCURRENCY" "${LOAD_FLAGS[@]}" \
       --json "$res/a_inprocess_$r.json" >"$res/a_inprocess_$r.txt"
-    "$LOADGEN" --server "$SCHED" --connect-timeout-s 120 --concurrency "$CONCURRENCY" \
-      --num-requests "$n" --warmup "$CONCURRENCY" "${LOAD_FLAGS[@]}" \
-      --json "$res/a_services_$r.json" >"$res/a_services_$r.txt"
+    CPU_FILE=$res/a_services_cpu_$r.txt loadgen_with_cpu --server "$SCHED" \
+      --concurrency "$CONCURRENCY" --num-requests "$n" "${LOAD_FLAGS[@]}" \
+      --json "$res/a_services_$r.json" \
+      >"$res/a_services_$r.txt"
   done
   log "$name: (b) saturation: closed loop at concurrency $MAX_RUNNING"
   "$LOADGEN" --server "$SCHED" --concurrency "$MAX_RUNNING" --num-requests "$((n * 2))" \

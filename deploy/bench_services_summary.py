@@ -24,6 +24,9 @@ def closed_loop(res):
         if not os.path.exists(sv_path):
             continue
         ip, sv = load(ip_path), load(sv_path)
+        cpu_path = ip_path.replace("a_inprocess_", "a_services_cpu_").replace(".json", ".txt")
+        with open(cpu_path) as f:
+            tok_cpu, wk_cpu, sc_cpu = (float(x) for x in f.read().split())
         rows.append({
             "inprocess_tok_s": ip["output_throughput"],
             "services_tok_s": sv["output_throughput"],
@@ -39,6 +42,10 @@ def closed_loop(res):
             "services_multi_token_chunks": sv["multi_token_chunks"],
             "services_chunks": sv["chunks"],
             "loadgen_cpu_s": sv["process_cpu_s"],
+            "inprocess_cpu_s": ip["process_cpu_s"],
+            "tokenizer_cpu_s": tok_cpu,
+            "worker_cpu_s": wk_cpu,
+            "scheduler_cpu_s": sc_cpu,
             "services_duration_s": sv["duration_s"],
         })
     med = {k: statistics.median(r[k] for r in rows) for k in rows[0]} if rows else {}
@@ -99,6 +106,10 @@ def main():
                 r["inprocess_tok_s"], r["services_tok_s"], r["ratio"],
                 r["inprocess_itl_p50_ms"], r["services_itl_p50_ms"], r["itl_p50_added_ms"],
                 r["tpot_p50_added_ms"], r["loadgen_cpu_s"], "  <- median" if r is med else ""))
+        lines.append("    CPU s during the run (median): in-process %.2f | services: worker %.2f, "
+                     "scheduler %.2f, tokenizer %.2f, loadgen %.2f" % (
+                         med["inprocess_cpu_s"], med["worker_cpu_s"], med["scheduler_cpu_s"],
+                         med["tokenizer_cpu_s"], med["loadgen_cpu_s"]) if med else "")
         if med:
             lines.append("    throughput ratio %.3f (target >= 0.95: %s); added ITL p50 %.3f ms "
                          "(target <= 0.5: %s)" % (
