@@ -10,7 +10,6 @@
 
 #include "absl/status/statusor.h"
 #include "prometheus/counter.h"
-#include "prometheus/exposer.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -43,14 +42,16 @@ class MetricsServer {
       const std::string& bind_address, std::shared_ptr<prometheus::Registry> registry);
 
   int port() const { return port_; }
+  ~MetricsServer();  // stops serving
 
  private:
+  // The HTTP server (cpp-httplib) and its thread, kept out of this header.
+  struct Http;
   MetricsServer() = default;
 
-  // The exposer keeps weak pointers only: the collectables live here.
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<prometheus::Collectable> process_metrics_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<Http> http_;
   int port_ = 0;
 };
 

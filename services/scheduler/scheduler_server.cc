@@ -44,12 +44,14 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
 }
 
 SchedulerServer::~SchedulerServer() {
-  if (!drained_) {
-    gate_.StopAdmitting();
-    health_->Shutdown();
-    server_->Shutdown(absl::ToChronoTime(absl::Now()));
+  if (server_ != nullptr) {  // null when Start() failed part-way
+    if (!drained_) {
+      gate_.StopAdmitting();
+      health_->Shutdown();
+      server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    }
+    server_->Wait();
   }
-  server_->Wait();
   core_.Stop();
 }
 

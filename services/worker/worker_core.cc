@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -225,6 +226,10 @@ bool WorkerCore::RunOnce() {
   if (engine_alive_ && engine_->HasWork()) {
     auto start = std::chrono::steady_clock::now();
     status = engine_->Step(&events, &step);
+    if (options_.min_step_ms > 0) {
+      std::this_thread::sleep_until(
+          start + std::chrono::duration<double, std::milli>(options_.min_step_ms));
+    }
     step_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                   .count();
   }

@@ -43,6 +43,9 @@ struct WorkerCoreOptions {
   int max_running = 64;    // EngineOptions.max_num_seqs, reported in Info
   int max_batched_tokens = 512;
   int context_length = 0;  // max prompt + output tokens (the engine's max_model_len)
+  // Each step takes at least this long (the engine thread waits out the rest): emulates a
+  // slower accelerator, so load tests and demos on a tiny model see realistic step times.
+  double min_step_ms = 0;
   // Called on the engine thread after every step (metrics); must be cheap and thread-safe.
   std::function<void(double step_ms, const StepStats& step)> on_step;
 };

@@ -31,7 +31,11 @@ void RegisterWorkerFlags(service::FlagSet& flags, WorkerConfig* c) {
   flags.AddInt("block-size", &c->block_size, "tokens per KV block");
   flags.AddInt("kv-blocks", &c->kv_blocks, "KV cache size in blocks (0: from --kv-cache-mb)");
   flags.AddInt("kv-cache-mb", &c->kv_cache_mb, "KV cache size in MiB when --kv-blocks is 0");
-  flags.AddDouble("health-poll-s", &c->health_poll_s, "engine liveness check period");
+  flags.AddDouble("health-poll-s", &c->health_poll_s,
+                  "how often engine liveness and the metrics are refreshed");
+  flags.AddDouble("min-step-ms", &c->min_step_ms,
+                  "make each engine step last at least this long (emulates a slower accelerator "
+                  "in tests and demos; 0: off)");
 }
 
 absl::Status ResolveWorkerConfig(WorkerConfig* c) {
@@ -55,6 +59,9 @@ absl::Status ResolveWorkerConfig(WorkerConfig* c) {
   RETURN_IF_ERROR(CheckRange("kv-blocks", c->kv_blocks, 0, 1 << 24));
   RETURN_IF_ERROR(CheckRange("kv-cache-mb", c->kv_cache_mb, 1, int64_t{1} << 22));
   if (!(c->health_poll_s > 0)) return absl::InvalidArgumentError("--health-poll-s must be > 0");
+  if (!(c->min_step_ms >= 0 && c->min_step_ms <= 60000)) {
+    return absl::InvalidArgumentError("--min-step-ms: expected 0..60000");
+  }
   return absl::OkStatus();
 }
 

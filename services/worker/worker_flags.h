@@ -24,7 +24,8 @@ struct WorkerConfig {
   int64_t block_size = 16;           // tokens per KV block
   int64_t kv_blocks = 0;             // KV cache size in blocks (0 = from kv_cache_mb)
   int64_t kv_cache_mb = 256;
-  double health_poll_s = 0.1;  // how often the engine's liveness is checked for health
+  double health_poll_s = 0.1;
+  double min_step_ms = 0;  // pace the engine (tests, demos); 0 = as fast as it goes  // how often the engine's liveness is checked for health
 };
 
 // Registers every flag on `flags`, bound to `config` (whose values are the defaults).

@@ -35,12 +35,14 @@ absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Start(const WorkerCo
 }
 
 WorkerServer::~WorkerServer() {
-  if (!drained_) {
-    gate_.StopAdmitting();
-    health_->Shutdown();
-    server_->Shutdown(absl::ToChronoTime(absl::Now()));
+  if (server_ != nullptr) {  // null when Start() failed part-way
+    if (!drained_) {
+      gate_.StopAdmitting();
+      health_->Shutdown();
+      server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    }
+    server_->Wait();
   }
-  server_->Wait();
   stop_monitor_.Notify();
   if (monitor_.joinable()) monitor_.join();
 }
@@ -66,6 +68,7 @@ absl::Status WorkerServer::Load() {
   options.max_batched_tokens = engine_options.max_num_batched_tokens;
   options.context_length = config_.max_model_len > 0 ? static_cast<int>(config_.max_model_len)
                                                      : model.max_position_embeddings;
+  options.min_step_ms = config_.min_step_ms;
   options.on_step = [this](double ms, const StepStats& step) {
     metrics_values_.ObserveStep(ms, step);
   };
