@@ -17,10 +17,28 @@
 # only when the build folder is not configured yet), CORVID_TEST_MODELS_DIR [the build's, else
 # ../shared/models], MODELS [stories260K llama2c-15m], THREADS [1], CONCURRENCY [8],
 # MAX_RUNNING [16], QUEUE_LIMIT [8], OVERLOAD [2], REPEATS [3], PROMPT_LEN [32],
-# OUTPUT_LEN [64], OPEN_S [10], DEADLINE_MS / SLO_TTFT_MS / SLO_TPOT_MS [derived from the
+# OUTPUT_LEN [64], N_SMALL [1024] / N_LARGE [96] (closed-loop requests for stories260K / the
+# others), OPEN_S [10], DEADLINE_MS / SLO_TTFT_MS / SLO_TPOT_MS [derived from the
 # saturation run], OUT [$CORVID_BUILD_DIR/bench_services].
+#
+# On a machine shared with other work the two modes do not get the same CPU: measured here, the
+# in-process engine thread (which never blocks while it has work) waited on the run queue about
+# a third of the time and got ~57% of a core, while the worker's engine thread (which blocks
+# briefly on its mutex and wakes reactors every step, which CFS's wake-up placement favours) got
+# ~95%; the baseline came out starved and the ratio flattered the services. AUTOGROUP_NICE=-10
+# runs the benchmark in its own session whose autogroup gets that nice value (needs root), so
+# both modes get about a whole core. The summary also prints tokens per CPU second, which does
+# not depend on the share.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -n "${AUTOGROUP_NICE:-}" ] && [ -z "${CORVID_BENCH_OWN_SESSION:-}" ]; then
+  export CORVID_BENCH_OWN_SESSION=1
+  exec setsid -w "$PWD/deploy/bench_services.sh" "$@"
+fi
+if [ -n "${AUTOGROUP_NICE:-}" ]; then
+  echo "$AUTOGROUP_NICE" >/proc/self/autogroup 2>/dev/null ||
+    echo "[bench_services] cannot set the autogroup's nice value; running without" >&2
+fi
 BUILD=${CORVID_BUILD_DIR:-build/default}
 MODELS=${MODELS:-"stories260K llama2c-15m"}
 THREADS=${THREADS:-1}
@@ -192,10 +210,19 @@ bench_model() {
   stop_services
 }
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for m in $MODELS; do
   if ! dir=$(model_dir "$m"); then continue; fi
-  case "$m" in stories260K) n=${N_SMALL:-512} ;; *) n=${N_LARGE:-64} ;; esac
+  case "$m" in stories260K) n=${N_SMALL:-1024} ;; *) n=${N_LARGE:-96} ;; esac
   bench_model "$m" "$dir" "$n"
 done
 
-python3 deploy/bench_services_summary.py "$OUT" "$OVERLOAD" $MODELS | tee "$OUT/summary.txt"
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+{
+  python3 deploy/bench_services_summary.py "$OUT" "$OVERLOAD" $MODELS
+  echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(nproc) cores;" \
+    "load average before: $LOAD_BEFORE, after: $LOAD_AFTER;" \
+    "autogroup: $(cat /proc/self/autogroup 2>/dev/null || echo 'n/a');" \
+    "threads $THREADS, concurrency $CONCURRENCY, max running $MAX_RUNNING," \
+    "queue limit $QUEUE_LIMIT, prompt $PROMPT_LEN, output $OUTPUT_LEN tokens"
+} | tee "$OUT/summary.txt"

@@ -46,6 +46,12 @@ def closed_loop(res):
             "tokenizer_cpu_s": tok_cpu,
             "worker_cpu_s": wk_cpu,
             "scheduler_cpu_s": sc_cpu,
+            # Same tokens both ways, so the ratio of tokens per CPU second is the ratio of CPU
+            # seconds: robust to how much of the machine each mode was given.
+            "cpu_efficiency_ratio": ip["process_cpu_s"] / (tok_cpu + wk_cpu + sc_cpu +
+                                                           sv["process_cpu_s"]),
+            "inprocess_engine_share": ip["process_cpu_s"] / ip["duration_s"],
+            "services_worker_share": wk_cpu / sv["duration_s"],
             "services_duration_s": sv["duration_s"],
         })
     med = {k: statistics.median(r[k] for r in rows) for k in rows[0]} if rows else {}
@@ -111,6 +117,10 @@ def main():
                          med["inprocess_cpu_s"], med["worker_cpu_s"], med["scheduler_cpu_s"],
                          med["tokenizer_cpu_s"], med["loadgen_cpu_s"]) if med else "")
         if med:
+            lines.append("    engine CPU share of one core (median): in-process %.2f, worker %.2f;"
+                         " tokens per CPU second, services / in-process: %.3f" % (
+                             med["inprocess_engine_share"], med["services_worker_share"],
+                             med["cpu_efficiency_ratio"]))
             lines.append("    throughput ratio %.3f (target >= 0.95: %s); added ITL p50 %.3f ms "
                          "(target <= 0.5: %s)" % (
                              med["ratio"], "met" if med["ratio"] >= 0.95 else "MISSED",
