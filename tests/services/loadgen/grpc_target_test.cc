@@ -53,6 +53,7 @@ class FakeGeneration final : public v1::Generation::Service {
     m->set_name("m");
     m->set_vocab_size(100);
     m->set_context_length(64);
+    m->set_live_workers(1);
     return grpc::Status::OK;
   }
 };
