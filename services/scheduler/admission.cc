@@ -27,8 +27,18 @@ absl::Duration DurationAverage::Get(absl::Duration fallback) const {
 absl::Duration EstimateStartDelay(int ahead, const ClusterView& view) {
   if (ahead < view.free_slots) return absl::ZeroDuration();
   if (view.total_slots <= 0) return absl::InfiniteDuration();
-  int waits = ahead - std::max(view.free_slots, 0) + 1;
-  return view.mean_service * waits / view.total_slots;
+  const size_t k = static_cast<size_t>(ahead - std::max(view.free_slots, 0));
+  std::vector<absl::Duration> remaining = view.running_remaining;
+  if (k < remaining.size()) {
+    std::nth_element(remaining.begin(), remaining.begin() + k, remaining.end());
+    return remaining[k];
+  }
+  // Past the running requests: they all finished; then whole service times, shared by slots.
+  absl::Duration base = remaining.empty()
+                            ? absl::ZeroDuration()
+                            : *std::max_element(remaining.begin(), remaining.end());
+  const int64_t waits = static_cast<int64_t>(k - remaining.size()) + 1;
+  return base + view.mean_service * waits / view.total_slots;
 }
 
 absl::Status CheckServable(const QueueEntry& entry, const ClusterView& view) {

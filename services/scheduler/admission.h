@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -35,6 +36,9 @@ struct ClusterView {
   int64_t max_worker_tokens = 0;  // largest KV cache of a live worker, in tokens
   absl::Duration mean_service = absl::ZeroDuration();      // admission -> finish
   absl::Duration mean_first_token = absl::ZeroDuration();  // admission -> first token
+  // For each running request, how long until it frees its slot at the latest: its tokens still
+  // to generate times its worker's step time (any order).
+  std::vector<absl::Duration> running_remaining;
 };
 
 // Why a request was refused; `metric_reason` labels the rejections counter.
@@ -44,9 +48,10 @@ struct Refusal {
   std::string metric_reason;
 };
 
-// Estimated time until a request with `ahead` requests queued before it gets a worker slot:
-// slots free now serve the first requests at once; after that, with `total_slots` requests in
-// service finishing at `mean_service` each, one slot frees every mean_service / total_slots.
+// Estimated time until a request with `ahead` requests queued before it gets a worker slot.
+// Slots free now serve the first requests at once; the next ones take the slots of running
+// requests in the order those finish (running_remaining, sorted); beyond that, one slot frees
+// every mean_service / total_slots.
 absl::Duration EstimateStartDelay(int ahead, const ClusterView& view);
 
 // Checks that need no queue: UNAVAILABLE with no live worker, INVALID_ARGUMENT (naming

@@ -152,6 +152,14 @@ ClusterView SchedulerCore::View() const {
     v.max_worker_tokens = std::max<int64_t>(
         v.max_worker_tokens,
         static_cast<int64_t>(w->info.kv_num_blocks()) * w->info.kv_block_size());
+    const double step_ms = w->load->last_report().avg_step_ms;
+    for (uint64_t id : w->requests) {
+      auto it = requests_.find(id);
+      if (it == requests_.end()) continue;
+      const Request& r = *it->second;
+      const int left = std::max(0, r.req.max_tokens - static_cast<int>(r.generated.size()));
+      v.running_remaining.push_back(absl::Milliseconds(step_ms * left));
+    }
   }
   v.mean_service = service_time_.Get();
   v.mean_first_token = first_token_time_.Get();

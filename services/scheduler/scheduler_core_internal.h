@@ -86,6 +86,7 @@ struct SchedulerCore::DetokSlot {
   std::shared_ptr<DetokStream> stream;
   uint64_t epoch = 0;
   bool up = false;
+  bool answered = false;  // this stream has answered at least once
   absl::Time retry_at = absl::InfinitePast();
   absl::Duration backoff;
   uint64_t next_batch = 1;

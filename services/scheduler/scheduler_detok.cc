@@ -154,6 +154,7 @@ void SchedulerCore::OnDetokResponse(int index, uint64_t epoch, v1::DetokenizeRes
     return;
   }
   tokenizers_->MarkUp(slot.replica);
+  slot.answered = true;
   std::vector<DetokPart> parts = std::move(slot.in_flight.front().second);
   slot.in_flight.pop_front();
   std::map<uint64_t, const v1::TextDelta*> deltas;
@@ -193,10 +194,14 @@ void SchedulerCore::OnDetokDown(int index, uint64_t epoch, const absl::Status& s
   tokenizers_->MarkDown(slot.replica);
   std::set<uint64_t> ids;
   ids.swap(slot.sequences);
-  service::LogWarning("detokenize stream down",
-                      {{"tokenizer", tokenizers_->address(index)},
-                       {"error", std::string(status.message())},
-                       {"requests", static_cast<int64_t>(ids.size())}});
+  // Reconnection attempts to a replica that stays down are routine: keep them out of warnings.
+  service::Log(slot.answered || !ids.empty() ? service::LogLevel::kWarning
+                                             : service::LogLevel::kDebug,
+               "detokenize stream down",
+               {{"tokenizer", tokenizers_->address(index)},
+                {"error", std::string(status.message())},
+                {"requests", static_cast<int64_t>(ids.size())}});
+  slot.answered = false;
   for (uint64_t id : ids) {
     auto it = requests_.find(id);
     if (it == requests_.end()) continue;

@@ -37,6 +37,16 @@ TEST(EstimateStartDelayTest, FreeSlotsStartAtOnceThenOneSlotPerServiceShare) {
   EXPECT_EQ(EstimateStartDelay(0, v), absl::InfiniteDuration());
 }
 
+TEST(EstimateStartDelayTest, RunningRequestsFreeTheirSlotsInOrderOfTheirRemainingWork) {
+  ClusterView v = View(/*free_slots=*/1, /*total_slots=*/3, absl::Seconds(10));
+  v.running_remaining = {absl::Milliseconds(300), absl::Milliseconds(100)};
+  EXPECT_EQ(EstimateStartDelay(0, v), absl::ZeroDuration());
+  EXPECT_EQ(EstimateStartDelay(1, v), absl::Milliseconds(100));
+  EXPECT_EQ(EstimateStartDelay(2, v), absl::Milliseconds(300));
+  // Beyond them: after the last one, a third of a service time per request.
+  EXPECT_EQ(EstimateStartDelay(3, v), absl::Milliseconds(300) + absl::Seconds(10) / 3);
+}
+
 TEST(CheckServableTest, NoWorkerIsUnavailableAndTooLargeNamesMaxTokens) {
   QueueEntry e;
   e.prompt_tokens = 1000;
