@@ -13,8 +13,8 @@ namespace {
 absl::Status BadSpec(const std::string& spec) {
   return absl::InvalidArgumentError(
       absl::StrCat("--arrival=", spec,
-                   ": expected poisson, gamma:SHAPE (SHAPE > 0) or onoff:ON_S:OFF_S "
-                   "(ON_S > 0, OFF_S >= 0)"));
+                   ": expected poisson, gamma:SHAPE (SHAPE > 0), onoff:ON_S:OFF_S "
+                   "(ON_S > 0, OFF_S >= 0) or burst:N (N >= 1)"));
 }
 
 bool ParsePositive(absl::string_view s, double* out, bool allow_zero) {
@@ -41,6 +41,9 @@ absl::StatusOr<ArrivalOptions> ParseArrivals(const std::string& spec, double rat
     if (!ParsePositive(parts[1], &o.on_s, false) || !ParsePositive(parts[2], &o.off_s, true)) {
       return BadSpec(spec);
     }
+  } else if (parts[0] == "burst" && parts.size() == 2) {
+    o.kind = ArrivalKind::kBurst;
+    if (!absl::SimpleAtoi(parts[1], &o.burst_size) || o.burst_size < 1) return BadSpec(spec);
   } else {
     return BadSpec(spec);
   }
@@ -54,6 +57,8 @@ std::vector<double> ArrivalOffsets(const ArrivalOptions& options, int64_t max_co
   std::mt19937_64 rng(options.seed);
   double rate = options.rate;
   if (options.kind == ArrivalKind::kOnOff) rate *= (options.on_s + options.off_s) / options.on_s;
+  const int64_t group = options.kind == ArrivalKind::kBurst ? options.burst_size : 1;
+  rate /= static_cast<double>(group);
   std::exponential_distribution<double> exponential(rate);
   // Gamma(k, theta) has mean k * theta: theta = 1 / (rate * k) keeps the mean gap at 1 / rate.
   std::gamma_distribution<double> gamma(options.burstiness, 1.0 / (rate * options.burstiness));
@@ -66,7 +71,10 @@ std::vector<double> ArrivalOffsets(const ArrivalOptions& options, int64_t max_co
       t += std::floor(clock / options.on_s) * options.off_s;
     }
     if (max_seconds > 0 && t >= max_seconds) break;
-    out.push_back(t);
+    for (int64_t i = 0; i < group; ++i) {
+      if (max_count >= 0 && static_cast<int64_t>(out.size()) >= max_count) break;
+      out.push_back(t);
+    }
   }
   return out;
 }

@@ -16,6 +16,7 @@ enum class ArrivalKind {
   kGamma,    // gamma gaps of mean 1/rate and shape `burstiness` (1 = Poisson, < 1 burstier)
   kOnOff,    // Poisson during `on_s` windows separated by silent `off_s` windows; the rate in
              // the windows is rate * (on_s + off_s) / on_s so the long-run mean is `rate`
+  kBurst,    // groups of `burst_size` requests sent at once, groups Poisson at rate / burst_size
 };
 
 struct ArrivalOptions {
@@ -23,11 +24,12 @@ struct ArrivalOptions {
   double rate = 1;        // mean requests per second
   double burstiness = 1;  // kGamma's shape
   double on_s = 1, off_s = 1;
+  int burst_size = 1;  // kBurst
   uint64_t seed = 0;
 };
 
-// Parses --arrival: "poisson", "gamma:SHAPE" or "onoff:ON_S:OFF_S"; `rate` and `seed` are
-// copied in. INVALID_ARGUMENT naming --arrival or --rate.
+// Parses --arrival: "poisson", "gamma:SHAPE", "onoff:ON_S:OFF_S" or "burst:N"; `rate` and
+// `seed` are copied in. INVALID_ARGUMENT naming --arrival or --rate.
 absl::StatusOr<ArrivalOptions> ParseArrivals(const std::string& spec, double rate, uint64_t seed);
 
 // Send offsets in seconds from the run's start, ascending: at most `max_count` of them

@@ -1,5 +1,7 @@
 #include "services/loadgen/inprocess_target.h"
 
+#include <chrono>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -102,7 +104,12 @@ void InProcessTarget::RunOnce(std::deque<Pending>& incoming) {
     return;
   }
   std::vector<TokenEvent> events;
+  const auto step_start = std::chrono::steady_clock::now();
   absl::Status stepped = engine_->Step(&events);
+  if (options_.worker.min_step_ms > 0) {  // paced as corvid-worker --min-step-ms paces
+    std::this_thread::sleep_until(
+        step_start + std::chrono::duration<double, std::milli>(options_.worker.min_step_ms));
+  }
   const int64_t now = NowNs();
   if (!stepped.ok()) {
     engine_failed_ = true;

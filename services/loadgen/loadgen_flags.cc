@@ -17,6 +17,8 @@ void RegisterEngineFlags(service::FlagSet& flags, worker::WorkerConfig* w) {
   flags.AddInt("block-size", &w->block_size, "--in-process: tokens per KV block");
   flags.AddInt("kv-blocks", &w->kv_blocks, "--in-process: KV blocks (0: from --kv-cache-mb)");
   flags.AddInt("kv-cache-mb", &w->kv_cache_mb, "--in-process: KV cache MiB");
+  flags.AddDouble("min-step-ms", &w->min_step_ms,
+                  "--in-process: pace engine steps, as corvid-worker --min-step-ms");
 }
 
 }  // namespace
@@ -30,7 +32,8 @@ void RegisterLoadgenFlags(service::FlagSet& flags, LoadgenConfig* c) {
   RegisterEngineFlags(flags, &c->engine);
   flags.AddString("model-name", &c->request.model, "served model name (empty: the default)");
   flags.AddString("workload", &c->workload,
-                  "JSONL file: {\"prompt\": TEXT | \"prompt_token_ids\": [..], \"max_tokens\": N}");
+                  "file of requests, one a line: {\"prompt\": TEXT | \"prompt_token_ids\": [..], "
+                  "\"max_tokens\": N}, or plain text (max_tokens from --output-len's mean)");
   flags.AddString(
       "prompt-len", &c->prompt_len,
       "prompt length distribution: N, uniform:LO:HI, normal:MEAN:STD (tokens or words)");
@@ -42,7 +45,8 @@ void RegisterLoadgenFlags(service::FlagSet& flags, LoadgenConfig* c) {
   flags.AddBool("ignore-eos", &c->request.ignore_eos, "generate exactly max_tokens tokens");
   flags.AddDouble("deadline-ms", &c->request.deadline_ms, "per-request deadline (0 = none)");
   flags.AddDouble("rate", &c->rate, "open loop: mean requests per second");
-  flags.AddString("arrival", &c->arrival, "open loop: poisson, gamma:SHAPE or onoff:ON_S:OFF_S");
+  flags.AddString("arrival", &c->arrival,
+                  "open loop: poisson, gamma:SHAPE, onoff:ON_S:OFF_S or burst:N");
   flags.AddInt("concurrency", &c->concurrency, "closed loop: requests in flight");
   flags.AddInt("num-requests", &c->num_requests, "stop sending after N requests (-1: no limit)");
   flags.AddDouble("duration-s", &c->duration_s, "stop sending after S seconds (0: no limit)");
@@ -50,6 +54,7 @@ void RegisterLoadgenFlags(service::FlagSet& flags, LoadgenConfig* c) {
   flags.AddDouble("slo-ttft-ms", &c->slo.ttft_ms, "goodput SLO on TTFT (0: none)");
   flags.AddDouble("slo-tpot-ms", &c->slo.tpot_ms, "goodput SLO on TPOT (0: none)");
   flags.AddString("json", &c->json_path, "also write the report as JSON to FILE");
+  flags.AddString("label", &c->label, "name of this run in the report");
 }
 
 absl::Status ResolveLoadgenConfig(LoadgenConfig* c) {

@@ -41,6 +41,7 @@ struct LoadgenConfig {
 
   SloOptions slo;
   std::string json_path;
+  std::string label;
 
   RunOptions run;            // resolved
   std::string load_summary;  // resolved, e.g. "open loop, poisson at 4 req/s"

@@ -76,6 +76,7 @@ absl::StatusOr<Report> RunLoadgen(const LoadgenConfig& config) {
   const double cpu_s = ProcessCpuSeconds() - cpu_before;
   Report report = BuildReport(run, config.slo);
   report.process_cpu_s = cpu_s;
+  report.label = config.label;
   report.target = info.description;
   report.load = config.load_summary;
   return report;

@@ -33,6 +33,7 @@ struct ErrorSummary {
 };
 
 struct Report {
+  std::string label;   // the caller's name for the run (may be empty)
   std::string target;  // TargetInfo::description
   std::string load;    // e.g. "closed loop, concurrency 8"
   int64_t sent = 0, succeeded = 0, failed = 0;

@@ -33,6 +33,7 @@ std::string SloText(const SloOptions& slo) {
 
 std::string FormatReport(const Report& r) {
   std::string out;
+  if (!r.label.empty()) absl::StrAppendFormat(&out, "run:    %s\n", r.label);
   absl::StrAppendFormat(&out, "target: %s\nload:   %s\n", r.target, r.load);
   absl::StrAppendFormat(&out, "requests: %d sent, %d succeeded, %d failed in %.3f s\n", r.sent,
                         r.succeeded, r.failed, r.duration_s);
@@ -73,7 +74,8 @@ nlohmann::json ReportToJson(const Report& r) {
     errors[name] = {
         {"count", e.count}, {"latency_ms", DistributionJson(e.latency_ms)}, {"example", e.example}};
   }
-  return {{"target", r.target},
+  return {{"label", r.label},
+          {"target", r.target},
           {"load", r.load},
           {"sent", r.sent},
           {"succeeded", r.succeeded},

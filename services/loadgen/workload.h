@@ -49,6 +49,7 @@ absl::StatusOr<std::vector<RequestSpec>> SyntheticWorkload(const SyntheticOption
 
 // One request per non-empty line: {"prompt": TEXT} or {"prompt_token_ids": [ids]} (alias
 // "token_ids"), and optionally "max_tokens" (alias "output_len"; default `default_max_tokens`).
+// A line that does not start with '{' or '[' is a plain-text prompt (`default_max_tokens`).
 // INVALID_ARGUMENT naming the file and line for anything else; NOT_FOUND for a missing file.
 absl::StatusOr<std::vector<RequestSpec>> LoadJsonlWorkload(const std::string& path,
                                                            int default_max_tokens);

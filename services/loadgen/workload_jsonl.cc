@@ -59,6 +59,14 @@ absl::StatusOr<std::vector<RequestSpec>> LoadJsonlWorkload(const std::string& pa
   for (int number = 1; std::getline(in, raw); ++number) {
     absl::string_view trimmed = absl::StripAsciiWhitespace(raw);
     if (trimmed.empty()) continue;
+    if (trimmed.front() != '{' && trimmed.front() != '[') {
+      // A plain line of text: the prompt as it stands (the line's own spaces kept).
+      RequestSpec spec;
+      spec.text = raw;
+      spec.max_tokens = default_max_tokens;
+      out.push_back(std::move(spec));
+      continue;
+    }
     nlohmann::json line;
     try {
       line = nlohmann::json::parse(trimmed.begin(), trimmed.end());

@@ -71,6 +71,22 @@ TEST(ArrivalsTest, OnOffIsSilentOffWindowAndKeepsTheMeanRate) {
   EXPECT_NEAR(t.size() / horizon, 10, 10 * 0.02);
 }
 
+TEST(ArrivalsTest, BurstsArriveTogetherAndKeepTheMeanRate) {
+  ArrivalOptions o;
+  o.kind = ArrivalKind::kBurst;
+  o.rate = 40;
+  o.burst_size = 4;
+  o.seed = 6;
+  const std::vector<double> t = ArrivalOffsets(o, 40000, 0);
+  ASSERT_EQ(t.size(), 40000u);
+  for (size_t i = 0; i < t.size(); i += 4) {
+    for (size_t k = 1; k < 4; ++k) ASSERT_EQ(t[i + k], t[i]) << "burst at " << i;
+    if (i > 0) ASSERT_GT(t[i], t[i - 1]);
+  }
+  EXPECT_NEAR(t.size() / t.back(), 40, 40 * 0.03);
+  EXPECT_EQ(ArrivalOffsets(o, 6, 0).size(), 6u);  // the count bound may cut a burst
+}
+
 TEST(ArrivalsTest, BoundsAreRespected) {
   ArrivalOptions o;
   o.rate = 100;
@@ -101,6 +117,10 @@ TEST(ParseArrivalsTest, ParsesEachForm) {
   ASSERT_TRUE(g.ok());
   EXPECT_EQ(g->kind, ArrivalKind::kGamma);
   EXPECT_EQ(g->burstiness, 0.5);
+  auto burst = ParseArrivals("burst:8", 4, 1);
+  ASSERT_TRUE(burst.ok());
+  EXPECT_EQ(burst->kind, ArrivalKind::kBurst);
+  EXPECT_EQ(burst->burst_size, 8);
   auto b = ParseArrivals("onoff:2:0.5", 4, 1);
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(b->kind, ArrivalKind::kOnOff);
@@ -109,8 +129,9 @@ TEST(ParseArrivalsTest, ParsesEachForm) {
 }
 
 TEST(ParseArrivalsTest, RejectsBadSpecsAndRates) {
-  for (const char* bad : {"", "uniform", "gamma", "gamma:0", "gamma:-1", "gamma:x", "onoff:1",
-                          "onoff:0:1", "onoff:1:-1", "poisson:3"}) {
+  for (const char* bad :
+       {"", "uniform", "gamma", "gamma:0", "gamma:-1", "gamma:x", "onoff:1", "onoff:0:1",
+        "onoff:1:-1", "poisson:3", "burst:0", "burst:1.5", "burst"}) {
     absl::StatusOr<ArrivalOptions> r = ParseArrivals(bad, 1, 0);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }

@@ -128,6 +128,20 @@ TEST(JsonlWorkloadTest, ReadsTextAndIdPromptsWithAliases) {
   EXPECT_EQ((*w)[2].max_tokens, 3);
 }
 
+TEST(JsonlWorkloadTest, PlainLinesArePromptsAsTheyStand) {
+  const std::string path = WriteTemp("plain.jsonl",
+                                     "Once upon a time\n"
+                                     "{\"prompt_token_ids\": [5], \"max_tokens\": 2}\n"
+                                     "  indented text  \n");
+  auto w = LoadJsonlWorkload(path, 9);
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_EQ(w->size(), 3u);
+  EXPECT_EQ((*w)[0].text, "Once upon a time");
+  EXPECT_EQ((*w)[0].max_tokens, 9);
+  EXPECT_EQ((*w)[1].max_tokens, 2);
+  EXPECT_EQ((*w)[2].text, "  indented text  ");
+}
+
 TEST(JsonlWorkloadTest, ErrorsNameTheLine) {
   const struct {
     const char* body;
