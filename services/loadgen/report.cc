@@ -32,13 +32,44 @@ bool MeetsSlo(const Timing& t, const SloOptions& slo) {
          (slo.tpot_ms <= 0 || t.tpot_ms <= slo.tpot_ms);
 }
 
-void AddFailure(const RequestRecord& r, std::map<std::string, std::vector<double>>& latencies,
-                Report& report) {
-  ++report.failed;
-  const std::string name = absl::StatusCodeToString(r.code);
-  latencies[name].push_back(Ms(r.end_ns - r.sent_ns));
-  ErrorSummary& e = report.errors[name];
-  if (e.example.empty()) e.example = r.error;
+// The samples gathered from the records before they are summarized.
+struct Samples {
+  std::vector<double> ttft, tpot, itl, e2e, lag, streamed_ttft;
+  std::map<std::string, std::vector<double>> error_latencies;
+};
+
+// Counts one record in `report` and adds its timings to `samples`.
+void Accumulate(const RequestRecord& r, const SloOptions& slo, Report& report, Samples& samples) {
+  ++report.sent;
+  samples.lag.push_back(Ms(r.sent_ns - r.scheduled_ns));
+  report.deadline_ms = std::max(report.deadline_ms, r.deadline_ms);
+  for (const TokenChunk& c : r.chunks) report.multi_token_chunks += c.tokens > 1;
+  report.chunks += static_cast<int64_t>(r.chunks.size());
+  if (!r.chunks.empty()) {
+    const double first_ms = Ms(r.chunks.front().time_ns - r.sent_ns);
+    samples.streamed_ttft.push_back(first_ms);
+    if (r.deadline_ms > 0 && first_ms > r.deadline_ms) ++report.first_token_after_deadline;
+  }
+  if (r.code != absl::StatusCode::kOk) {
+    ++report.failed;
+    const std::string name = absl::StatusCodeToString(r.code);
+    samples.error_latencies[name].push_back(Ms(r.end_ns - r.sent_ns));
+    ErrorSummary& e = report.errors[name];
+    if (e.example.empty()) e.example = r.error;
+    return;
+  }
+  ++report.succeeded;
+  report.prompt_tokens += r.prompt_tokens;
+  report.output_tokens += r.output_tokens();
+  samples.e2e.push_back(Ms(r.end_ns - r.sent_ns));
+  if (r.chunks.empty()) return;  // OK with no tokens: nothing to time
+  const Timing t = TimingOf(r);
+  samples.ttft.push_back(t.ttft_ms);
+  if (r.output_tokens() > r.chunks.front().tokens) samples.tpot.push_back(t.tpot_ms);
+  for (size_t i = 1; i < r.chunks.size(); ++i) {
+    samples.itl.push_back(Ms(r.chunks[i].time_ns - r.chunks[i - 1].time_ns));
+  }
+  report.good += MeetsSlo(t, slo);
 }
 
 }  // namespace
@@ -46,49 +77,21 @@ void AddFailure(const RequestRecord& r, std::map<std::string, std::vector<double
 Report BuildReport(const RunResult& run, const SloOptions& slo) {
   Report report;
   report.slo = slo;
-  std::vector<double> ttft, tpot, itl, e2e, lag, streamed_ttft;
-  std::map<std::string, std::vector<double>> error_latencies;
-  for (const RequestRecord& r : run.records) {
-    ++report.sent;
-    lag.push_back(Ms(r.sent_ns - r.scheduled_ns));
-    report.deadline_ms = std::max(report.deadline_ms, r.deadline_ms);
-    for (const TokenChunk& c : r.chunks) report.multi_token_chunks += c.tokens > 1;
-    report.chunks += static_cast<int64_t>(r.chunks.size());
-    if (!r.chunks.empty()) {
-      const double first_ms = Ms(r.chunks.front().time_ns - r.sent_ns);
-      streamed_ttft.push_back(first_ms);
-      if (r.deadline_ms > 0 && first_ms > r.deadline_ms) ++report.first_token_after_deadline;
-    }
-    if (r.code != absl::StatusCode::kOk) {
-      AddFailure(r, error_latencies, report);
-      continue;
-    }
-    ++report.succeeded;
-    report.prompt_tokens += r.prompt_tokens;
-    report.output_tokens += r.output_tokens();
-    e2e.push_back(Ms(r.end_ns - r.sent_ns));
-    if (r.chunks.empty()) continue;  // OK with no tokens: nothing to time
-    const Timing t = TimingOf(r);
-    ttft.push_back(t.ttft_ms);
-    if (r.output_tokens() > r.chunks.front().tokens) tpot.push_back(t.tpot_ms);
-    for (size_t i = 1; i < r.chunks.size(); ++i) {
-      itl.push_back(Ms(r.chunks[i].time_ns - r.chunks[i - 1].time_ns));
-    }
-    report.good += MeetsSlo(t, slo);
-  }
+  Samples samples;
+  for (const RequestRecord& r : run.records) Accumulate(r, slo, report, samples);
   report.duration_s = static_cast<double>(run.finished_ns - run.origin_ns) / 1e9;
   if (report.duration_s > 0) {
     report.request_throughput = static_cast<double>(report.succeeded) / report.duration_s;
     report.output_throughput = static_cast<double>(report.output_tokens) / report.duration_s;
     report.goodput = static_cast<double>(report.good) / report.duration_s;
   }
-  report.ttft_ms = Summarize(std::move(ttft));
-  report.tpot_ms = Summarize(std::move(tpot));
-  report.itl_ms = Summarize(std::move(itl));
-  report.e2e_ms = Summarize(std::move(e2e));
-  report.send_lag_ms = Summarize(std::move(lag));
-  report.streamed_ttft_ms = Summarize(std::move(streamed_ttft));
-  for (auto& [name, latencies] : error_latencies) {
+  report.ttft_ms = Summarize(std::move(samples.ttft));
+  report.tpot_ms = Summarize(std::move(samples.tpot));
+  report.itl_ms = Summarize(std::move(samples.itl));
+  report.e2e_ms = Summarize(std::move(samples.e2e));
+  report.send_lag_ms = Summarize(std::move(samples.lag));
+  report.streamed_ttft_ms = Summarize(std::move(samples.streamed_ttft));
+  for (auto& [name, latencies] : samples.error_latencies) {
     ErrorSummary& e = report.errors[name];
     e.count = static_cast<int64_t>(latencies.size());
     e.latency_ms = Summarize(std::move(latencies));
