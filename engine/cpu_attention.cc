@@ -35,7 +35,8 @@ void Scores(const PagedKvLayer& kv, const int32_t* table, int kvh, const float* 
     for (int c = 0; c < slots; c += kLanes) {
       const int m = std::min(kLanes, slots - c);
       VecF acc = simd::VZero();
-      for (int d = 0; d < hd; ++d) acc = simd::VFma(simd::VSet1(q[d]), LoadN(kb + d * bs + c, m), acc);
+      for (int d = 0; d < hd; ++d)
+        acc = simd::VFma(simd::VSet1(q[d]), LoadN(kb + d * bs + c, m), acc);
       StoreN(scores + p0 + c, simd::VMul(acc, simd::VSet1(scale)), m);
     }
   }
@@ -69,8 +70,8 @@ float SoftmaxWeights(float* s, int n) {
 
 // out[0, hd) = sum_p w[p] * v_p / total, NC vectors of head_dim held in registers.
 template <int NC>
-void WeightedValues(const PagedKvLayer& kv, const int32_t* table, int kvh, const float* w,
-                    int n, float total, float* out) {
+void WeightedValues(const PagedKvLayer& kv, const int32_t* table, int kvh, const float* w, int n,
+                    float total, float* out) {
   const int bs = kv.block_size, hd = kv.head_dim;
   const int tail = hd - (NC - 1) * kLanes;
   VecF acc[NC];

@@ -47,7 +47,7 @@ struct AttentionArgs {
   const PagedKvLayer* kv = nullptr;
   const TokenKv* tokens = nullptr;
   int num_tokens = 0;
-  float scale = 1.0f;  // applied to q.k
+  float scale = 1.0f;    // applied to q.k
   float* out = nullptr;  // [T, out_stride]; head h at h * head_dim
   int out_stride = 0;
 };

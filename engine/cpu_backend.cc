@@ -60,8 +60,8 @@ class CpuBackend : public Backend {
     const int64_t per_cache = int64_t{geometry.num_blocks} * geometry.block_size * config.kv_dim();
     for (int l = 0; l < config.num_layers; ++l) {
       float* k = kv_.data() + 2 * l * per_cache;
-      kv_layers_.push_back(PagedKvLayer{k, k + per_cache, geometry.block_size,
-                                        config.num_kv_heads, config.head_dim});
+      kv_layers_.push_back(PagedKvLayer{k, k + per_cache, geometry.block_size, config.num_kv_heads,
+                                        config.head_dim});
     }
   }
 
@@ -72,6 +72,9 @@ class CpuBackend : public Backend {
 
   absl::Status Execute(const StepBatch& batch, StepResult* result) override {
     RETURN_IF_ERROR(CheckStepBatch(batch, config_, geometry_));
+    result->tokens.clear();
+    result->logits.clear();
+    if (batch.token_ids.empty()) return absl::OkStatus();
     Prepare(batch);
     const int num_tokens = static_cast<int>(batch.token_ids.size());
     const int num_sampled = static_cast<int>(s_.sample_rows.size());
@@ -144,8 +147,8 @@ class CpuBackend : public Backend {
               s_.rope_sin.data() + i * half);
       WriteKvRow(kv_layers_[l], s_.tokens[i], row + q, row + q + kv);
     });
-    AttentionArgs a{s_.qkv.data(), qkv,   c.num_heads,     &kv_layers_[l],
-                    s_.tokens.data(), t,  scale_,          s_.attn.data(), q};
+    AttentionArgs a{s_.qkv.data(),  qkv, c.num_heads, &kv_layers_[l], s_.tokens.data(), t, scale_,
+                    s_.attn.data(), q};
     Attention(a);
     MatMul(Linear(s_.attn.data(), t, w.o, w.o_bias, s_.x.data(), true));
     RmsNorm(s_.x.data(), w.mlp_norm, t, h, c.rms_norm_eps, s_.xn.data());
@@ -160,8 +163,7 @@ class CpuBackend : public Backend {
     const int n = static_cast<int>(s_.sample_rows.size());
     if (n == 0) return;
     GatherRows(s_.x.data(), s_.sample_rows.data(), n, c.hidden_size, s_.head_in.data());
-    RmsNorm(s_.head_in.data(), w_.final_norm, n, c.hidden_size, c.rms_norm_eps,
-            s_.head_in.data());
+    RmsNorm(s_.head_in.data(), w_.final_norm, n, c.hidden_size, c.rms_norm_eps, s_.head_in.data());
     MatMul(Linear(s_.head_in.data(), n, w_.lm_head, nullptr, s_.logits.data(), false));
     ParallelFor(n, [&](int j) {
       const StepSequence& seq = batch.seqs[s_.sample_seqs[j]];
@@ -186,9 +188,9 @@ absl::Status CheckOptions(const ModelConfig& c, const CpuBackendOptions& o) {
   if (o.num_kv_blocks < 0) return absl::InvalidArgumentError("num_kv_blocks must be >= 0");
   if (c.num_kv_heads < 1 || c.num_heads % c.num_kv_heads != 0 ||
       c.num_heads / c.num_kv_heads > 256 || c.head_dim < 2 || c.head_dim % 2 != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unsupported attention shape: ", c.num_heads, " heads, ", c.num_kv_heads,
-        " KV heads, head_dim ", c.head_dim));
+    return absl::InvalidArgumentError(absl::StrCat("unsupported attention shape: ", c.num_heads,
+                                                   " heads, ", c.num_kv_heads,
+                                                   " KV heads, head_dim ", c.head_dim));
   }
   return absl::OkStatus();
 }

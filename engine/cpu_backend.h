@@ -22,8 +22,9 @@ struct CpuBackendOptions {
 };
 
 // Converts the weights to fp32 (the store may be released afterwards) and allocates the KV
-// cache. INVALID_ARGUMENT for unusable options or weights (naming the tensor),
-// RESOURCE_EXHAUSTED when memory cannot be had.
+// cache. Execute() must be called from one thread at a time (the engine's); it runs each step
+// on the backend's own thread team. INVALID_ARGUMENT for unusable options or weights (naming the
+// tensor), RESOURCE_EXHAUSTED when memory cannot be had.
 absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(const ModelConfig& config,
                                                           const WeightStore& weights,
                                                           const CpuBackendOptions& options);

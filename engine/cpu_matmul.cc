@@ -14,6 +14,9 @@ using simd::VecF;
 // Most tokens one tile handles: accumulators (2 per token) + 2 weight vectors + 1 broadcast
 // must fit the register file (32 vector registers with AVX-512, 16 with AVX2).
 constexpr int kMaxTileTokens = kLanes == 16 ? 12 : 6;
+// Software prefetch distance, in panel rows (k steps) ahead of the loads: the hardware
+// prefetcher alone leaves a few percent of bandwidth unused when the FMAs keep the core busy.
+constexpr int kPrefetchRows = 16;
 
 // NP panels x TT tokens: 2 * NP * TT accumulators. x[t][k] is broadcast and multiplied into the
 // panel's k-th row of weights, so each lane accumulates one output over k in order.
@@ -33,7 +36,9 @@ void Tile(const MatMulArgs& a, int panel0, int t0) {
     VecF wv[V];
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
-      wv[v] = simd::VLoad(w + (v / 2) * panel_floats + k * kPanelRows + (v % 2) * kLanes);
+      const float* src = w + (v / 2) * panel_floats + k * kPanelRows + (v % 2) * kLanes;
+      __builtin_prefetch(src + kPrefetchRows * kPanelRows);
+      wv[v] = simd::VLoad(src);
     }
 #pragma GCC unroll 12
     for (int t = 0; t < TT; ++t) {
@@ -63,25 +68,40 @@ void Tile(const MatMulArgs& a, int panel0, int t0) {
   }
 }
 
-template <int NP, int... Is>
+using TileFn = void (*)(const MatMulArgs&, int, int);
+
+// All tokens against panels [panel0, panel0 + NP), in token tiles of at most kMax, sized evenly
+// (8 tokens with kMax 6 run as 4 + 4, not 6 + 2).
+template <int NP, int kMax, int... Is>
 void RunTokens(const MatMulArgs& a, int panel0, std::integer_sequence<int, Is...>) {
-  static constexpr void (*tiles[])(const MatMulArgs&, int, int) = {Tile<NP, Is + 1>...};
-  int t = 0;
-  for (; t + kMaxTileTokens <= a.num_tokens; t += kMaxTileTokens) {
-    tiles[kMaxTileTokens - 1](a, panel0, t);
+  static constexpr TileFn kTiles[] = {Tile<NP, Is + 1>...};
+  const int tiles = (a.num_tokens + kMax - 1) / kMax;
+  for (int i = 0, t = 0; i < tiles; ++i) {
+    const int tt = (a.num_tokens - t) / (tiles - i);
+    kTiles[tt - 1](a, panel0, t);
+    t += tt;
   }
-  if (t < a.num_tokens) tiles[a.num_tokens - t - 1](a, panel0, t);
 }
 
+// Tokens per tile when a tile covers two panels (4 accumulators per token).
+constexpr int kMaxTokensTwoPanels = kLanes == 16 ? 6 : 2;
+
 void PanelRange(const MatMulArgs& a, int p_begin, int p_end) {
-  using Seq = std::make_integer_sequence<int, kMaxTileTokens>;
   int p = p_begin;
-  // One token alone gives only 2 accumulator chains per panel: take two panels at a time so
-  // that enough FMAs are in flight to keep the loads streaming.
-  if (a.num_tokens == 1) {
-    for (; p + 2 <= p_end; p += 2) RunTokens<2>(a, p, std::make_integer_sequence<int, 1>());
+  // Few tokens give few accumulator chains per panel, and one panel is one memory stream: when
+  // all tokens fit one two-panel tile, take two panels at a time so that more FMAs and loads
+  // are in flight. Otherwise one panel and up to kMaxTileTokens tokens per pass, so a panel is
+  // read from memory once and reused from L1 (measured: 8 tokens as 4 + 4 over two panels ran
+  // 25% slower than one 8-token pass over one panel).
+  if (a.num_tokens <= kMaxTokensTwoPanels) {
+    for (; p + 2 <= p_end; p += 2) {
+      RunTokens<2, kMaxTokensTwoPanels>(a, p,
+                                        std::make_integer_sequence<int, kMaxTokensTwoPanels>());
+    }
   }
-  for (; p < p_end; ++p) RunTokens<1>(a, p, Seq());
+  for (; p < p_end; ++p) {
+    RunTokens<1, kMaxTileTokens>(a, p, std::make_integer_sequence<int, kMaxTileTokens>());
+  }
 }
 
 }  // namespace

@@ -39,12 +39,12 @@ inline float PackedAt(const PackedMatrix& m, int r, int c) {
 struct MatMulArgs {
   const float* x = nullptr;  // [T, K], row stride ldx
   int ldx = 0;
-  int num_tokens = 0;        // T
-  PackedMatrix w;            // [N, K]
+  int num_tokens = 0;           // T
+  PackedMatrix w;               // [N, K]
   const float* bias = nullptr;  // [N] or nullptr
-  float* y = nullptr;        // [T, N], row stride ldy
+  float* y = nullptr;           // [T, N], row stride ldy
   int ldy = 0;
-  bool accumulate = false;   // y += result (residual connections) instead of y = result
+  bool accumulate = false;  // y += result (residual connections) instead of y = result
 };
 
 // y[t][n] = (accumulate ? y[t][n] : 0) + (dot(x[t], w[n]) + bias[n]), where every dot product

@@ -13,8 +13,8 @@ void RmsNorm(const float* x, const float* weight, int num_rows, int n, double ep
   ParallelForStatic(num_rows, [&](int r) {
     const float* xr = x + static_cast<long>(r) * n;
     float* yr = y + static_cast<long>(r) * n;
-    double sum_sq = 0.0;
-    for (int i = 0; i < n; ++i) sum_sq += static_cast<double>(xr[i]) * xr[i];
+    // fp32 like HF's variance, in the fixed order of simd::Dot.
+    const double sum_sq = simd::Dot(xr, xr, n);
     const float inv = static_cast<float>(1.0 / std::sqrt(sum_sq / n + eps));
     for (int i = 0; i < n; ++i) yr[i] = weight[i] * (xr[i] * inv);
   });

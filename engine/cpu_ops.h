@@ -16,8 +16,8 @@
 
 namespace corvid {
 
-// Work-shared. y[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight, as HF LlamaRMSNorm (the sum of
-// squares is accumulated in double). Rows of length n, stride n; y may alias x.
+// Work-shared. y[t] = weight * (x[t] / sqrt(mean(x[t]^2) + eps)), as HF LlamaRMSNorm (sum of
+// squares in fp32, by simd::Dot). Rows of length n, stride n; y may alias x.
 void RmsNorm(const float* x, const float* weight, int num_rows, int n, double eps, float* y);
 
 // Rotary inverse frequencies inv_freq[i] = theta^(-2i/head_dim), i < head_dim/2, with the

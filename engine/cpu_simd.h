@@ -46,7 +46,9 @@ inline VecF VMin(VecF a, VecF b) { return _mm512_min_ps(a, b); }
 inline float VMaxLanes(VecF v) { return _mm512_reduce_max_ps(v); }
 // 2^n * p for integral-valued n (scalef also saturates: huge n -> inf, tiny n -> 0).
 inline VecF VScale2(VecF p, VecF n) { return _mm512_scalef_ps(p, n); }
-inline VecF VRound(VecF x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline VecF VRound(VecF x) {
+  return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
 inline float VSum(VecF v) {
   // Halves through memory: GCC 12's 512->256 extract/cast intrinsics trip a -Wuninitialized
   // false positive, and store-to-load forwarding makes this as cheap.
@@ -88,10 +90,13 @@ inline float VMaxLanes(VecF v) {
 inline VecF VScale2(VecF p, VecF n) {
   // VExp keeps n in [-127, 128]: 2^n is built from its exponent bits (n = -127 gives 0,
   // n = 128 gives inf).
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  const __m256i e =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
-inline VecF VRound(VecF x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline VecF VRound(VecF x) {
+  return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
 inline float VSum(VecF v) {
   const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
@@ -192,8 +197,7 @@ inline void Axpy(float s, const float* x, float* y, int n) {
   int k = 0;
   for (; k + kLanes <= n; k += kLanes) VStore(y + k, VFma(sv, VLoad(x + k), VLoad(y + k)));
   if (k < n) {
-    VStorePartial(y + k, VFma(sv, VLoadPartial(x + k, n - k), VLoadPartial(y + k, n - k)),
-                  n - k);
+    VStorePartial(y + k, VFma(sv, VLoadPartial(x + k, n - k), VLoadPartial(y + k, n - k)), n - k);
   }
 }
 

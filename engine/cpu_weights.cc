@@ -64,9 +64,9 @@ class ArenaFiller {
     }
     ASSIGN_OR_RETURN(const TensorView* t, store_.Get(name));
     if (t->shape != shape->second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", name, "' has shape [", absl::StrJoin(t->shape, ", "), "], expected [",
-          absl::StrJoin(shape->second, ", "), "]"));
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' has shape [",
+                                                     absl::StrJoin(t->shape, ", "), "], expected [",
+                                                     absl::StrJoin(shape->second, ", "), "]"));
     }
     if (t->dtype != DType::kF32 && t->dtype != DType::kF16 && t->dtype != DType::kBF16) {
       return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' has dtype ",
@@ -101,11 +101,11 @@ absl::StatusOr<CpuLayerWeights> LoadLayer(int i, ArenaFiller& fill) {
   const std::string attn = p + "self_attn.";
   CpuLayerWeights l;
   ASSIGN_OR_RETURN(l.attn_norm, fill.Plain({p + "input_layernorm.weight"}));
-  ASSIGN_OR_RETURN(l.qkv, fill.Packed({attn + "q_proj.weight", attn + "k_proj.weight",
-                                       attn + "v_proj.weight"}));
+  ASSIGN_OR_RETURN(
+      l.qkv, fill.Packed({attn + "q_proj.weight", attn + "k_proj.weight", attn + "v_proj.weight"}));
   if (fill.Expects(attn + "q_proj.bias")) {
-    ASSIGN_OR_RETURN(l.qkv_bias, fill.Plain({attn + "q_proj.bias", attn + "k_proj.bias",
-                                             attn + "v_proj.bias"}));
+    ASSIGN_OR_RETURN(
+        l.qkv_bias, fill.Plain({attn + "q_proj.bias", attn + "k_proj.bias", attn + "v_proj.bias"}));
   }
   ASSIGN_OR_RETURN(l.o, fill.Packed({attn + "o_proj.weight"}));
   if (fill.Expects(attn + "o_proj.bias")) {

@@ -14,11 +14,11 @@ namespace {
 // Per-thread buffers so that sampling a row allocates nothing once warm (the CPU backend samples
 // rows of one step on several OpenMP threads).
 struct Scratch {
-  std::vector<float> logits;  // penalised copy
-  std::vector<float> z;       // logits / temperature, NaN replaced by -inf
-  std::vector<float> w;       // exp(z - z_max)
-  std::vector<int32_t> ids;   // candidate order, sorted lazily
-  std::vector<uint8_t> seen;  // repetition-penalty marks, all zero between calls
+  std::vector<float> logits;    // penalised copy
+  std::vector<float> z;         // logits / temperature, NaN replaced by -inf
+  std::vector<float> w;         // exp(z - z_max)
+  std::vector<int32_t> ids;     // candidate order, sorted lazily
+  std::vector<uint8_t> seen;    // repetition-penalty marks, all zero between calls
   std::vector<int32_t> counts;  // output counts, all zero between calls
   std::vector<int32_t> touched;
 };
@@ -37,9 +37,7 @@ class LazyOrder {
     ids_.resize(n);
     std::iota(ids_.begin(), ids_.end(), 0);
   }
-  bool Before(int32_t a, int32_t b) const {
-    return z_[a] > z_[b] || (z_[a] == z_[b] && a < b);
-  }
+  bool Before(int32_t a, int32_t b) const { return z_[a] > z_[b] || (z_[a] == z_[b] && a < b); }
   // The candidate of rank r (0 = most likely).
   int32_t At(int r) {
     if (r >= sorted_) Extend(std::max(r + 1, 2 * sorted_ + 64));
@@ -89,7 +87,8 @@ KeptRule ComputeKeptRule(LazyOrder& order, const float* w, int n, const Sampling
   KeptRule rule;
   rule.num_ranks = (p.top_k > 0 && p.top_k < n) ? p.top_k : n;
   if (p.top_p < 1.0f) {
-    const double target = static_cast<double>(p.top_p) * KeptWeight(order, w, n, rule.num_ranks, 0.0f);
+    const double target =
+        static_cast<double>(p.top_p) * KeptWeight(order, w, n, rule.num_ranks, 0.0f);
     double cum = 0.0;
     int r = 0;
     while (r < rule.num_ranks - 1) {
@@ -110,8 +109,8 @@ void ScaleAndWeigh(const float* logits, int vocab, float temperature, Scratch& s
   s.w.resize(vocab);
   float z_max = -std::numeric_limits<float>::infinity();
   for (int i = 0; i < vocab; ++i) {
-    const float z = std::isnan(logits[i]) ? -std::numeric_limits<float>::infinity()
-                                          : logits[i] / temperature;
+    const float z =
+        std::isnan(logits[i]) ? -std::numeric_limits<float>::infinity() : logits[i] / temperature;
     s.z[i] = z;
     z_max = std::max(z_max, z);
   }
@@ -119,8 +118,7 @@ void ScaleAndWeigh(const float* logits, int vocab, float temperature, Scratch& s
   for (int i = 0; i < vocab; ++i) s.w[i] = s.z[i] == z_max ? 1.0f : std::exp(s.z[i] - z_max);
 }
 
-int32_t DrawFiltered(const float* logits, int vocab, const SamplingParams& p, float u,
-                     Scratch& s) {
+int32_t DrawFiltered(const float* logits, int vocab, const SamplingParams& p, float u, Scratch& s) {
   ScaleAndWeigh(logits, vocab, p.temperature, s);
   LazyOrder order(s.z.data(), vocab, &s.ids);
   const KeptRule rule = ComputeKeptRule(order, s.w.data(), vocab, p);
@@ -138,8 +136,7 @@ int32_t DrawFiltered(const float* logits, int vocab, const SamplingParams& p, fl
 }
 
 bool HasPenalties(const SamplingParams& p) {
-  return p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f ||
-         p.frequency_penalty != 0.0f;
+  return p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
 }
 
 void FillTopLogprobs(const float* logits, int vocab, double lse, int n, Scratch& s,
@@ -259,9 +256,8 @@ SampledToken SampleToken(const float* logits, int vocab, const SamplingParams& p
     work = s.logits.data();
   }
   SampledToken out;
-  out.token = p.greedy()
-                  ? ArgMax(work, vocab)
-                  : DrawFiltered(work, vocab, p, SamplerUniform(p.seed, output.size()), s);
+  out.token = p.greedy() ? ArgMax(work, vocab)
+                         : DrawFiltered(work, vocab, p, SamplerUniform(p.seed, output.size()), s);
   if (p.logprobs || p.top_logprobs > 0) {
     const double lse = LogSumExp(logits, vocab);
     out.logprob = static_cast<float>(logits[out.token] - lse);

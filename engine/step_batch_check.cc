@@ -8,9 +8,9 @@ namespace {
 absl::Status CheckBlockTable(const StepBatch& b, const KvCacheGeometry& g) {
   if (b.block_indptr.size() != b.seqs.size() + 1 || b.block_indptr[0] != 0 ||
       b.block_indptr.back() != static_cast<int32_t>(b.block_ids.size())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "block_indptr must have seqs + 1 = ", b.seqs.size() + 1,
-        " entries from 0 to block_ids.size() = ", b.block_ids.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("block_indptr must have seqs + 1 = ", b.seqs.size() + 1,
+                     " entries from 0 to block_ids.size() = ", b.block_ids.size()));
   }
   for (size_t i = 0; i + 1 < b.block_indptr.size(); ++i) {
     if (b.block_indptr[i + 1] < b.block_indptr[i]) {
@@ -81,8 +81,8 @@ absl::Status CheckStepBatch(const StepBatch& batch, const ModelConfig& config,
   }
   for (size_t t = 0; t < batch.token_ids.size(); ++t) {
     if (batch.token_ids[t] < 0 || batch.token_ids[t] >= config.vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat("token_ids[", t, "] = ", batch.token_ids[t],
-                                                     " is outside the vocabulary"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("token_ids[", t, "] = ", batch.token_ids[t], " is outside the vocabulary"));
     }
   }
   return absl::OkStatus();

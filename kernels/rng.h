@@ -35,7 +35,7 @@ CORVID_HOST_DEVICE inline void MulHiLo32(uint32_t a, uint32_t b, uint32_t* hi, u
 // The Philox4x32 bijection with 10 rounds, bit-identical to Random123's philox4x32_R(10, ...)
 // (checked against its published known-answer vectors in tests/kernels/rng_test.cc).
 CORVID_HOST_DEVICE inline Philox4x32Block Philox4x32_10(Philox4x32Block ctr, uint32_t key0,
-                                                         uint32_t key1) {
+                                                        uint32_t key1) {
   constexpr uint32_t kMul0 = 0xD2511F53u;
   constexpr uint32_t kMul1 = 0xCD9E8D57u;
   constexpr uint32_t kWeyl0 = 0x9E3779B9u;
@@ -61,7 +61,7 @@ CORVID_HOST_DEVICE inline Philox4x32Block Philox4x32_10(Philox4x32Block ctr, uin
 // Four independent 32-bit words for (seed, counter, stream). `stream` separates draws that
 // share a counter (0 for the sampler's token draw).
 CORVID_HOST_DEVICE inline Philox4x32Block RandomBits(uint64_t seed, uint64_t counter,
-                                                      uint32_t stream = 0) {
+                                                     uint32_t stream = 0) {
   Philox4x32Block ctr;
   ctr.v[0] = static_cast<uint32_t>(counter);
   ctr.v[1] = static_cast<uint32_t>(counter >> 32);
@@ -76,8 +76,7 @@ CORVID_HOST_DEVICE inline float BitsToUniform(uint32_t bits) {
   return static_cast<float>(bits >> 8) * (1.0f / 16777216.0f);
 }
 
-CORVID_HOST_DEVICE inline float UniformFloat(uint64_t seed, uint64_t counter,
-                                             uint32_t stream = 0) {
+CORVID_HOST_DEVICE inline float UniformFloat(uint64_t seed, uint64_t counter, uint32_t stream = 0) {
   return BitsToUniform(RandomBits(seed, counter, stream).v[0]);
 }
 

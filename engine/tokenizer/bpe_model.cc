@@ -5,13 +5,15 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/tokenizer/byte_level.h"
 #include "engine/tokenizer/utf8.h"
 
 namespace corvid {
 
 absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
     absl::flat_hash_map<std::string, int32_t> vocab,
-    const std::vector<std::pair<std::string, std::string>>& merges, const BpeOptions& options) {
+    const std::vector<std::pair<std::string, std::string>>& merges, const BpeOptions& options,
+    const std::vector<int32_t>* ranks) {
   std::unique_ptr<BpeModel> model(new BpeModel());
   model->options_ = options;
   model->vocab_ = std::move(vocab);
@@ -23,9 +25,15 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
     model->fallback_ids_[b] = it == v.end() ? -1 : it->second;
   }
   model->merges_.reserve(merges.size());
-  std::string joined;
+  std::string a, b, joined;  // reused: no allocation per merge
   for (size_t rank = 0; rank < merges.size(); ++rank) {
-    const auto& [a, b] = merges[rank];
+    if (!options.byte_level) {
+      a = merges[rank].first;
+      b = merges[rank].second;
+    } else if (!byte_level::ToBytes(merges[rank].first, &a) ||
+               !byte_level::ToBytes(merges[rank].second, &b)) {
+      continue;
+    }
     auto ia = v.find(a), ib = v.find(b);
     joined.assign(a).append(b);
     auto ij = v.find(joined);
@@ -35,7 +43,8 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
     }
     // Like `tokenizers`, a repeated pair keeps its last rank.
     model->merges_.insert_or_assign(PairKey(ia->second, ib->second),
-                                    Merge{static_cast<int32_t>(rank), ij->second});
+                                    Merge{ranks ? (*ranks)[rank] : static_cast<int32_t>(rank),
+                                          ij->second});
   }
   model->cache_ = std::make_unique<CacheShard[]>(kCacheShards);
   return model;

@@ -31,11 +31,15 @@ struct BpeOptions {
 class BpeModel {
  public:
   // `vocab` maps each token's symbol string (raw bytes for byte-level BPE) to its id; `merges`
-  // lists pairs of symbol strings in rank order. INVALID_ARGUMENT for a merge whose parts or
-  // result are not in the vocabulary.
+  // lists pairs of token strings in rank order, in the byte-level alphabet when
+  // options.byte_level (merges of tokens outside it can never apply and are skipped).
+  // INVALID_ARGUMENT for a merge whose parts or result are not in the vocabulary. `ranks`, when
+  // given, holds each merge's rank (equal ranks tie-break by position, as sentencepiece's
+  // equal scores do); otherwise a merge's rank is its index.
   static absl::StatusOr<std::unique_ptr<BpeModel>> Create(
       absl::flat_hash_map<std::string, int32_t> vocab,
-      const std::vector<std::pair<std::string, std::string>>& merges, const BpeOptions& options);
+      const std::vector<std::pair<std::string, std::string>>& merges, const BpeOptions& options,
+      const std::vector<int32_t>* ranks = nullptr);
 
   // Appends the ids of `word` (one pre-token) to *ids.
   void Encode(std::string_view word, std::vector<int32_t>* ids) const;

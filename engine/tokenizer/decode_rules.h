@@ -19,8 +19,9 @@ struct DecodeRules {
   struct Piece {
     std::string text;
     // The text when this piece is decoded first (LeadingSpace::kFirstPiece and
-    // kSentencePiece); equal to `text` otherwise.
+    // kSentencePiece), when has_first_text; `text` otherwise.
     std::string first_text;
+    bool has_first_text = false;
     Kind kind = Kind::kText;
     uint8_t byte = 0;
     bool special = false;        // dropped when skipping special tokens

@@ -37,7 +37,6 @@ absl::StatusOr<DecodeRules> ByteLevelRules(const std::vector<std::string>& token
     // A token with code points outside the byte alphabet (an added token such as
     // "<|im_start|>" qualifies only if all its characters are inside) decodes as itself.
     if (!byte_level::ToBytes(tokens[id], &p.text)) p.text = tokens[id];
-    p.first_text = p.text;
     p.special = special[id];
   }
   return rules;
@@ -96,8 +95,10 @@ absl::StatusOr<DecodeRules> BuildHfDecodeRules(const HfTokenizerSpec& spec,
     }
     p.text = absl::StrReplaceAll(tokens[id], {{space_symbol, " "}});
     // tokenizers' Metaspace decoder drops every ▁ of the first token, not just a leading one.
-    p.first_text = metaspace_first ? absl::StrReplaceAll(tokens[id], {{space_symbol, ""}})
-                                   : p.text;
+    if (metaspace_first && tokens[id].find(space_symbol) != std::string::npos) {
+      p.first_text = absl::StrReplaceAll(tokens[id], {{space_symbol, ""}});
+      p.has_first_text = true;
+    }
   }
   return rules;
 }

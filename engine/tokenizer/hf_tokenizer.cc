@@ -3,6 +3,7 @@
 // are cut out,) pre-tokenized into pieces, and each piece is BPE-encoded.
 #include "engine/tokenizer/hf_tokenizer.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -12,6 +13,7 @@
 #include "engine/tokenizer/added_tokens.h"
 #include "engine/tokenizer/bpe_model.h"
 #include "engine/tokenizer/byte_level.h"
+#include "engine/tokenizer/gguf_vocab.h"
 #include "engine/tokenizer/streaming_detokenizer.h"
 #include "engine/tokenizer/unicode.h"
 #include "engine/tokenizer/utf8.h"
@@ -20,6 +22,9 @@ namespace corvid {
 namespace {
 
 using PreStep = HfPreTokenizerStep;
+
+std::string_view ApplyMetaspace(const PreStep& p, std::string_view text, bool at_start,
+                                std::string* buffer, std::vector<Span>* spans);
 
 class HfTokenizer final : public Tokenizer {
  public:
@@ -45,6 +50,7 @@ class HfTokenizer final : public Tokenizer {
  private:
   absl::Status Init(HfTokenizerSpec spec);
   absl::Status InitModel(HfTokenizerSpec* spec);
+  void AssignAddedTokenIds(HfTokenizerSpec* spec) const;
   void EncodeSegment(std::string_view segment, bool at_start, std::vector<int32_t>* ids) const;
   void EncodeNormalized(std::string_view text, bool at_start, std::vector<int32_t>* ids) const;
   // Applies the normalizers; returns `text` itself when they leave it unchanged.
@@ -91,16 +97,6 @@ absl::Status HfTokenizer::InitModel(HfTokenizerSpec* spec) {
     if (byte_level_ && !byte_level::ToBytes(token, &bytes)) continue;
     vocab.emplace(byte_level_ ? bytes : token, id);
   }
-  std::vector<std::pair<std::string, std::string>> merges;
-  merges.reserve(spec->merges.size());
-  std::string a, b;
-  for (auto& [left, right] : spec->merges) {
-    if (!byte_level_) {
-      merges.emplace_back(std::move(left), std::move(right));
-    } else if (byte_level::ToBytes(left, &a) && byte_level::ToBytes(right, &b)) {
-      merges.emplace_back(a, b);
-    }
-  }
   BpeOptions options;
   options.byte_level = byte_level_;
   options.byte_fallback = spec->byte_fallback;
@@ -111,17 +107,42 @@ absl::Status HfTokenizer::InitModel(HfTokenizerSpec* spec) {
     if (it == vocab.end()) return absl::InvalidArgumentError("tokenizer.json: unk_token unknown");
     options.unk_id = it->second;
   }
-  ASSIGN_OR_RETURN(model_, BpeModel::Create(std::move(vocab), merges, options));
+  ASSIGN_OR_RETURN(model_, BpeModel::Create(std::move(vocab), spec->merges, options));
   return absl::OkStatus();
+}
+
+// tokenizers ignores the ids written in added_tokens: a token the model's vocabulary has takes
+// that id, a repeated one its first id, any other the next id after the vocabulary and the
+// tokens added so far. Consistent files are unchanged by this; others decode as tokenizers does.
+void HfTokenizer::AssignAddedTokenIds(HfTokenizerSpec* spec) const {
+  const int32_t model_size = static_cast<int32_t>(spec->vocab.size());
+  absl::flat_hash_map<std::string, int32_t> added;
+  int32_t max_added = -1;
+  std::string bytes;
+  for (HfAddedToken& t : spec->added_tokens) {
+    const std::string& key = byte_level_ ? bytes : t.content;
+    const bool convertible = !byte_level_ || byte_level::ToBytes(t.content, &bytes);
+    auto in_vocab = convertible ? model_->vocab().find(key) : model_->vocab().end();
+    auto seen = added.find(t.content);
+    if (in_vocab != model_->vocab().end()) {
+      t.id = in_vocab->second;
+    } else if (seen != added.end()) {
+      t.id = seen->second;
+    } else {
+      t.id = max_added >= model_size ? max_added + 1 : model_size;
+    }
+    added.emplace(t.content, t.id);
+    max_added = std::max(max_added, t.id);
+  }
 }
 
 absl::Status HfTokenizer::Init(HfTokenizerSpec spec) {
   normalizers_ = spec.normalizers;
   pre_tokenizers_ = spec.pre_tokenizers;
   RETURN_IF_ERROR(InitModel(&spec));
+  if (!spec.keep_added_token_ids) AssignAddedTokenIds(&spec);
   std::vector<const HfAddedToken*> raw, normalized;
   for (const HfAddedToken& t : spec.added_tokens) {
-    if (t.id < 0) return absl::InvalidArgumentError("tokenizer.json: negative added token id");
     if (static_cast<size_t>(t.id) >= tokens_.size()) tokens_.resize(t.id + 1);
     tokens_[t.id] = t.content;
     (t.normalized && !normalizers_.empty() ? normalized : raw).push_back(&t);
@@ -205,23 +226,7 @@ void HfTokenizer::EncodeNormalized(std::string_view text, bool at_start,
   std::string buffer;
   for (const PreStep& p : pre_tokenizers_) {
     if (p.kind == PreStep::Kind::kMetaspace) {
-      buffer = absl::StrReplaceAll(utf8::AsAbsl(text), {{" ", p.replacement}});
-      const bool prepend = p.prepend == PreStep::Prepend::kAlways ||
-                           (p.prepend == PreStep::Prepend::kFirst && at_start);
-      if (prepend && buffer.compare(0, p.replacement.size(), p.replacement) != 0) {
-        buffer.insert(0, p.replacement);
-      }
-      text = buffer;
-      spans.assign(1, Span(0, static_cast<uint32_t>(text.size())));
-      if (!p.split) continue;
-      spans.clear();
-      size_t begin = 0;  // pieces start at each replacement (tokenizers' MergedWithNext)
-      for (size_t at = text.find(p.replacement, 1); at != std::string_view::npos;
-           at = text.find(p.replacement, at + 1)) {
-        spans.emplace_back(begin, at);
-        begin = at;
-      }
-      if (begin < text.size()) spans.emplace_back(begin, text.size());
+      text = ApplyMetaspace(p, text, at_start, &buffer, &spans);
       continue;
     }
     if (p.kind == PreStep::Kind::kByteLevel && p.add_prefix_space && !text.empty() &&
@@ -239,6 +244,30 @@ void HfTokenizer::EncodeNormalized(std::string_view text, bool at_start,
     }
   }
   for (const Span& s : spans) model_->Encode(text.substr(s.first, s.second - s.first), ids);
+}
+
+// Metaspace: spaces become the replacement, which is prepended per the scheme; with `split`,
+// pieces start at each replacement (tokenizers' MergedWithNext). Returns the new text.
+std::string_view ApplyMetaspace(const PreStep& p, std::string_view text, bool at_start,
+                                std::string* buffer, std::vector<Span>* spans) {
+  *buffer = absl::StrReplaceAll(utf8::AsAbsl(text), {{" ", p.replacement}});
+  const bool prepend = p.prepend == PreStep::Prepend::kAlways ||
+                       (p.prepend == PreStep::Prepend::kFirst && at_start);
+  if (prepend && buffer->compare(0, p.replacement.size(), p.replacement) != 0) {
+    buffer->insert(0, p.replacement);
+  }
+  text = *buffer;
+  spans->assign(1, Span(0, static_cast<uint32_t>(text.size())));
+  if (!p.split) return text;
+  spans->clear();
+  size_t begin = 0;
+  for (size_t at = text.find(p.replacement, 1); at != std::string_view::npos;
+       at = text.find(p.replacement, at + 1)) {
+    spans->emplace_back(begin, at);
+    begin = at;
+  }
+  if (begin < text.size()) spans->emplace_back(begin, text.size());
+  return text;
 }
 
 absl::StatusOr<std::vector<int32_t>> HfTokenizer::Encode(std::string_view text,
@@ -273,6 +302,11 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> CreateHfTokenizer(HfTokenizerSpec spec) {
   return HfTokenizer::Create(std::move(spec));
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadGgufTokenizer(const std::string& gguf_path) {
+  ASSIGN_OR_RETURN(HfTokenizerSpec spec, ReadGgufVocab(gguf_path));
+  return CreateHfTokenizer(std::move(spec));
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadHfTokenizer(const std::string& tokenizer_json_path,

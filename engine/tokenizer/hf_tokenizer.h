@@ -18,6 +18,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadHfTokenizer(const std::string& to
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> CreateHfTokenizer(HfTokenizerSpec spec);
 
+// A byte-level BPE vocabulary in a GGUF file (gguf_vocab.h).
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadGgufTokenizer(const std::string& gguf_path);
+
 // The DecodeRules of the spec's decoder chain (hf_decode_rules.cc). `tokens[id]` is the
 // token string of each id ("" for ids nothing names).
 absl::StatusOr<DecodeRules> BuildHfDecodeRules(const HfTokenizerSpec& spec,

@@ -70,6 +70,8 @@ struct HfTokenizerSpec {
   // tokenizer_config.json.
   std::optional<std::string> bos_token, eos_token;
   std::optional<bool> add_bos_token, add_eos_token;
+  // Use added_tokens' ids as given (GGUF) instead of re-deriving them as tokenizers does.
+  bool keep_added_token_ids = false;
 };
 
 // Parses tokenizer.json text, then (when non-empty) tokenizer_config.json text.

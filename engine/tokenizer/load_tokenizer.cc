@@ -13,14 +13,27 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& mode
   const fs::path dir(model_dir);
   const std::string config = (dir / "tokenizer_config.json").string();
   std::error_code ec;
+  if (dir.extension() == ".gguf" && fs::is_regular_file(dir, ec)) {
+    return LoadGgufTokenizer(model_dir);
+  }
   if (fs::is_regular_file(dir / "tokenizer.json", ec)) {
     return LoadHfTokenizer((dir / "tokenizer.json").string(), config);
   }
   if (fs::is_regular_file(dir / "tokenizer.model", ec)) {
     return LoadSentencePieceTokenizer((dir / "tokenizer.model").string(), config);
   }
-  return absl::NotFoundError(
-      absl::StrCat("no tokenizer.json or tokenizer.model in ", model_dir));
+  // A folder holding one GGUF file (a vocab-only GGUF, for instance).
+  std::string gguf;
+  int ggufs = 0;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".gguf") {
+      gguf = entry.path().string();
+      ++ggufs;
+    }
+  }
+  if (ggufs == 1) return LoadGgufTokenizer(gguf);
+  return absl::NotFoundError(absl::StrCat("no tokenizer.json, tokenizer.model or single .gguf in ",
+                                          model_dir));
 }
 
 }  // namespace corvid

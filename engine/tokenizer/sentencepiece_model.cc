@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 
 #include <cstdint>
+#include <cstring>
 #include <new>
 
 namespace corvid::spm {
@@ -29,8 +30,14 @@ class WireReader {
         return Varint(varint);
       case 1:
         return Skip(8);
-      case 5:
-        return Skip(4);
+      case 5: {  // fixed32 (a float score): returned in *varint
+        if (4 > data_.size() - pos_) return false;
+        uint32_t v;
+        std::memcpy(&v, data_.data() + pos_, 4);
+        pos_ += 4;
+        *varint = v;
+        return true;
+      }
       case 2: {
         uint64_t len;
         if (!Varint(&len) || len > data_.size() - pos_) return false;
@@ -62,24 +69,38 @@ class WireReader {
   size_t pos_ = 0;
 };
 
-// ModelProto: trainer_spec = 2, normalizer_spec = 3. NormalizerSpec: add_dummy_prefix = 3,
-// remove_extra_whitespaces = 4. TrainerSpec: unk_surface = 44.
+// ModelProto: pieces = 1 (piece = 1, score = 2, type = 3), trainer_spec = 2, normalizer_spec = 3.
+// NormalizerSpec: precompiled_charsmap = 2, add_dummy_prefix = 3, remove_extra_whitespaces = 4,
+// escape_whitespaces = 5. TrainerSpec: model_type = 3, treat_whitespace_as_suffix = 24,
+// byte_fallback = 35, unk_surface = 44.
 void ReadProtoFlags(std::string_view proto, ModelInfo* info) {
   WireReader model(proto);
   int field, wire_type;
   uint64_t v;
   std::string_view bytes;
   while (model.Next(&field, &wire_type, &v, &bytes)) {
-    if (wire_type != 2 || (field != 2 && field != 3)) continue;
+    if (wire_type != 2 || field < 1 || field > 3) continue;
     WireReader spec(bytes);
     int f, w;
     uint64_t x;
     std::string_view b;
+    float score = 0;
     while (spec.Next(&f, &w, &x, &b)) {
+      if (field == 1 && f == 2 && w == 5) {
+        const uint32_t bits = static_cast<uint32_t>(x);
+        std::memcpy(&score, &bits, 4);
+      }
+      if (field == 1 && f == 3 && w == 0 && x == 4) info->has_user_defined = true;
+      if (field == 2 && f == 3 && w == 0) info->model_type = static_cast<int>(x);
+      if (field == 2 && f == 24 && w == 0) info->treat_whitespace_as_suffix = x != 0;
+      if (field == 2 && f == 35 && w == 0) info->byte_fallback = x != 0;
+      if (field == 2 && f == 44 && w == 2) info->unk_surface.assign(b);
+      if (field == 3 && f == 2 && w == 2) info->has_precompiled_charsmap = !b.empty();
       if (field == 3 && f == 3 && w == 0) info->add_dummy_prefix = x != 0;
       if (field == 3 && f == 4 && w == 0) info->remove_extra_whitespaces = x != 0;
-      if (field == 2 && f == 44 && w == 2) info->unk_surface.assign(b);
+      if (field == 3 && f == 5 && w == 0) info->escape_whitespaces = x != 0;
     }
+    if (field == 1) info->scores.push_back(score);
   }
 }
 

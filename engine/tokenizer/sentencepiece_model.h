@@ -22,6 +22,14 @@ struct ModelInfo {
   bool add_dummy_prefix = true;
   bool remove_extra_whitespaces = true;
   std::string unk_surface = " \xE2\x81\x87 ";  // " ⁇ "
+  // What sentencepiece_bpe.cc needs to tell whether it reproduces this model exactly.
+  std::vector<float> scores;
+  bool has_user_defined = false;
+  int model_type = 1;  // TrainerSpec.ModelType: 1 unigram, 2 bpe, 3 word, 4 char
+  bool byte_fallback = false;
+  bool treat_whitespace_as_suffix = false;
+  bool escape_whitespaces = true;
+  bool has_precompiled_charsmap = false;
 };
 
 class SentencePieceModel {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_replace.h"
 #include "engine/status_macros.h"
 #include "engine/tokenizer/decode_rules.h"
+#include "engine/tokenizer/sentencepiece_bpe.h"
 #include "engine/tokenizer/sentencepiece_model.h"
 #include "engine/tokenizer/streaming_detokenizer.h"
 #include "engine/tokenizer/utf8.h"
@@ -21,7 +22,10 @@ class SentencePieceTokenizer final : public Tokenizer {
  public:
   SentencePieceTokenizer(std::unique_ptr<spm::SentencePieceModel> model, bool add_bos,
                          bool add_eos)
-      : model_(std::move(model)), add_bos_(add_bos), add_eos_(add_eos) {
+      : model_(std::move(model)),
+        native_(SentencePieceBpe::Create(model_->info())),
+        add_bos_(add_bos),
+        add_eos_(add_eos) {
     BuildRules();
   }
 
@@ -47,6 +51,7 @@ class SentencePieceTokenizer final : public Tokenizer {
   void BuildRules();
 
   std::unique_ptr<spm::SentencePieceModel> model_;
+  std::unique_ptr<SentencePieceBpe> native_;  // null: encode with libsentencepiece
   bool add_bos_, add_eos_;
   DecodeRules rules_;
 };
@@ -70,7 +75,7 @@ void SentencePieceTokenizer::BuildRules() {
         p.special = true;
         break;
       case spm::PieceType::kUnknown:
-        p.text = p.first_text = m.unk_surface;
+        p.text = m.unk_surface;
         p.special = true;
         break;
       case spm::PieceType::kByte:
@@ -80,7 +85,10 @@ void SentencePieceTokenizer::BuildRules() {
       default: {
         p.text = absl::StrReplaceAll(piece, {{kSpaceSymbol, " "}});
         p.sp_bos_space = piece.rfind(kSpaceSymbol, 0) == 0;
-        p.first_text = p.sp_bos_space ? p.text.substr(1) : p.text;
+        if (p.sp_bos_space) {
+          p.first_text = p.text.substr(1);
+          p.has_first_text = true;
+        }
       }
     }
   }
@@ -92,15 +100,19 @@ absl::StatusOr<std::vector<int32_t>> SentencePieceTokenizer::Encode(
   if (bad != std::string_view::npos) {
     return absl::InvalidArgumentError(absl::StrCat("text is not valid UTF-8 at byte ", bad));
   }
-  std::vector<int> raw;
-  std::string error;
-  if (!model_->Encode(text, &raw, &error)) {
-    return absl::InternalError(absl::StrCat("sentencepiece: ", error));
-  }
   std::vector<int32_t> ids;
-  ids.reserve(raw.size() + 2);
+  ids.reserve(text.size() / 3 + 2);
   if (add_special_tokens && add_bos_ && info().bos_id >= 0) ids.push_back(info().bos_id);
-  ids.insert(ids.end(), raw.begin(), raw.end());
+  if (native_) {
+    native_->Encode(text, &ids);
+  } else {
+    std::vector<int> raw;
+    std::string error;
+    if (!model_->Encode(text, &raw, &error)) {
+      return absl::InternalError(absl::StrCat("sentencepiece: ", error));
+    }
+    ids.insert(ids.end(), raw.begin(), raw.end());
+  }
   if (add_special_tokens && add_eos_ && info().eos_id >= 0) ids.push_back(info().eos_id);
   return ids;
 }

@@ -6,6 +6,7 @@
 #include <array>
 
 #include "absl/strings/str_cat.h"
+#include "engine/tokenizer/split_patterns_internal.h"
 #include "engine/tokenizer/unicode.h"
 #include "engine/tokenizer/utf8.h"
 
@@ -178,12 +179,35 @@ absl::StatusOr<SplitPattern> SplitPatternFromRegex(std::string_view regex) {
   if (regex == kGpt2Regex) return SplitPattern::kGpt2;
   if (regex == kLlama3Regex) return SplitPattern::kLlama3;
   if (regex == kQwen2Regex) return SplitPattern::kQwen2;
+  if (auto deepseek = DeepSeekPatternFromRegex(regex)) return *deepseek;
   return absl::UnimplementedError(
       absl::StrCat("unsupported pre-tokenizer Split regex (no matcher for it): ", utf8::AsAbsl(regex)));
 }
 
+// Matches become pieces and so does the text between them.
+void SplitIsolated(SplitPattern pattern, std::string_view text, uint32_t base,
+                   std::vector<Span>* spans) {
+  size_t i = 0, last = 0;
+  while (i < text.size()) {
+    const size_t e = MatchPartialPattern(pattern, text, i);
+    if (e == i) {
+      i += utf8::LeadLength(static_cast<unsigned char>(text[i]));
+      continue;
+    }
+    if (last < i) spans->emplace_back(base + last, base + i);
+    spans->emplace_back(base + i, base + e);
+    i = last = e;
+  }
+  if (last < text.size()) spans->emplace_back(base + last, base + text.size());
+}
+
 void SplitByPattern(SplitPattern pattern, std::string_view text, uint32_t base,
                     std::vector<Span>* spans) {
+  if (pattern != SplitPattern::kGpt2 && pattern != SplitPattern::kLlama3 &&
+      pattern != SplitPattern::kQwen2) {
+    SplitIsolated(pattern, text, base, spans);
+    return;
+  }
   size_t i = 0;
   while (i < text.size()) {
     size_t e = text.size();
@@ -196,6 +220,8 @@ void SplitByPattern(SplitPattern pattern, std::string_view text, uint32_t base,
         break;
       case SplitPattern::kQwen2:
         e = MatchLlamaStyle(text, i, 1);
+        break;
+      default:
         break;
     }
     spans->emplace_back(base + static_cast<uint32_t>(i), base + static_cast<uint32_t>(e));

@@ -18,8 +18,22 @@ enum class SplitPattern {
   kGpt2,          // ByteLevel(use_regex=true) and GPT-2's Split
   kLlama3,        // Llama 3 (and DeepSeek-R1-Distill-Llama): \p{N}{1,3}
   kQwen2,         // Qwen2/Qwen3: like Llama 3 with single digits
-
+  // The Split sequence of DeepSeek LLM / Coder (llama.cpp's pre-tokenizers "deepseek-llm"
+  // and "deepseek-coder"). These match only parts of the text; the rest between matches
+  // stays as pieces of its own (tokenizers' Isolated behaviour).
+  kDeepSeekNewline,        // [\r\n]
+  kDeepSeekLlmLetters,     // \s?[A-Za-zµÀ-ÖØ-ö...𞤀-𞥃]+ (a fixed list of cased-letter ranges)
+  kDeepSeekLlmPunct,       // \s?[!-/:-~！-／：-～‘-‟　-。]+
+  kDeepSeekTrailingSpace,  // \s+$
+  kDeepSeekCjk,            // [一-龥ࠀ-一가-퟿]+
+  kDeepSeekNumbers,        // \p{N}+
+  kDeepSeekCoderLetters,   // \s?\p{L}+
+  kDeepSeekCoderPunct,     // \s?\p{P}+
+  kDeepSeekDigit,          // \p{N}
 };
+
+// The Split steps of llama.cpp's named pre-tokenizers, in order; empty for other names.
+std::vector<SplitPattern> DeepSeekPreTokenizer(std::string_view name);
 
 // The pattern a tokenizer.json Split regex denotes; UNIMPLEMENTED naming it otherwise.
 absl::StatusOr<SplitPattern> SplitPatternFromRegex(std::string_view regex);

@@ -45,7 +45,7 @@ void StreamingDetokenizer::Step(const DecodeRules::Piece& piece, std::string* ou
                               : std::string_view(piece.text);
   switch (rules_->leading) {
     case DecodeRules::LeadingSpace::kFirstPiece:
-      if (first) text = piece.first_text;
+      if (first && piece.has_first_text) text = piece.first_text;
       break;
     case DecodeRules::LeadingSpace::kSentencePiece:
       // sentencepiece: the beginning lasts until text was output or a piece gave up its ▁.
@@ -55,7 +55,7 @@ void StreamingDetokenizer::Step(const DecodeRules::Piece& piece, std::string* ou
         return;
       }
       if (sp_is_bos_ws_ && rules_->sp_strip_allowed) {
-        text = piece.first_text;
+        if (piece.has_first_text) text = piece.first_text;
         sp_bos_ws_seen_ = piece.sp_bos_space && !rules_->sp_remove_extra_whitespaces;
       } else {
         sp_bos_ws_seen_ = false;

@@ -37,7 +37,8 @@ class Tokenizer {
 };
 
 // Picks the implementation from what `model_dir` holds: tokenizer.json first, else
-// tokenizer.model. NOT_FOUND when neither is there.
+// tokenizer.model, else a single *.gguf vocabulary (`model_dir` may also name a .gguf file).
+// NOT_FOUND when none is there.
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& model_dir);
 
 }  // namespace corvid

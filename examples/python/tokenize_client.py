@@ -46,7 +46,8 @@ def cmd_info(pb, stub, args):
         print(f"  {f.name}: {f.size_bytes} bytes, sha256 {f.sha256}")
     shown = ", ".join(f"{t.id}={t.piece}" for t in info.special_tokens[:8])
     more = len(info.special_tokens) - 8
-    print(f"special tokens ({len(info.special_tokens)}): {shown}" + (f", ... {more} more" if more > 0 else ""))
+    tail = f", ... {more} more" if more > 0 else ""
+    print(f"special tokens ({len(info.special_tokens)}): {shown}{tail}")
     print(f"limits: {info.limits}".rstrip())
 
 
@@ -88,13 +89,15 @@ def cmd_stream(pb, stub, args):
             if d.HasField("error"):
                 sys.exit(f"sequence {d.sequence_id}: {d.error.message}")
             texts[d.sequence_id] += d.text
-            print(f"batch {resp.batch_id} seq {d.sequence_id}: {d.text!r}" + (" (finished)" if d.finished else ""))
+            done = " (finished)" if d.finished else ""
+            print(f"batch {resp.batch_id} seq {d.sequence_id}: {d.text!r}{done}")
     for i, text in texts.items():
         print(f"sequence {i}: {text!r}")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", default=os.environ.get("CORVID_TOKENIZER", "127.0.0.1:50051"))
     parser.add_argument("--model", default="", help="model name; empty: the server's default")
     parser.add_argument("--add-special-tokens", action="store_true")

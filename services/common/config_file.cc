@@ -62,7 +62,8 @@ absl::StatusOr<ConfigEntries> ParseLines(absl::string_view text) {
     if (key.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("config line ", line_no, ": empty key"));
     }
-    out.emplace_back(std::string(key), std::string(absl::StripAsciiWhitespace(line.substr(eq + 1))));
+    out.emplace_back(std::string(key),
+                     std::string(absl::StripAsciiWhitespace(line.substr(eq + 1))));
   }
   return out;
 }

@@ -11,8 +11,8 @@ DrainResult DrainServer(grpc::Server* server, AdmissionGate* gate, HealthReporte
   gate->StopAdmitting();
   health->SetServing(false);
   result.in_flight_at_start = gate->in_flight();
-  LogInfo("draining", {{"in_flight", result.in_flight_at_start},
-                       {"grace_s", absl::ToDoubleSeconds(grace)}});
+  LogInfo("draining",
+          {{"in_flight", result.in_flight_at_start}, {"grace_s", absl::ToDoubleSeconds(grace)}});
   absl::Time deadline = start + grace;
   if (!gate->WaitIdle(deadline)) {
     result.cancelled = gate->in_flight();

@@ -13,10 +13,10 @@
 namespace corvid::service {
 namespace {
 
-absl::Status BadValue(const std::string& source, const std::string& name,
-                      const std::string& value, absl::string_view expected) {
-  return absl::InvalidArgumentError(absl::StrCat(source, ": --", name, "=", value, ": expected ",
-                                                 expected));
+absl::Status BadValue(const std::string& source, const std::string& name, const std::string& value,
+                      absl::string_view expected) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(source, ": --", name, "=", value, ": expected ", expected));
 }
 
 bool ParseBool(const std::string& text, bool* out) {
@@ -99,7 +99,8 @@ absl::Status FlagSet::Collect(int argc, const char* const* argv, std::vector<Ass
     if (!has_value && is_bool) {
       value = "true";
     } else if (!has_value) {
-      if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+      if (i + 1 >= argc)
+        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
       value = argv[++i];
     }
     if (name == "config") {
@@ -142,8 +143,7 @@ absl::Status FlagSet::SetValue(const std::string& name, Flag& flag, const std::s
   return absl::InternalError("unhandled flag kind");
 }
 
-absl::Status FlagSet::Apply(const std::vector<Assignment>& assignments,
-                            const std::string& source) {
+absl::Status FlagSet::Apply(const std::vector<Assignment>& assignments, const std::string& source) {
   std::set<std::string> seen;
   for (const Assignment& a : assignments) {
     std::string name = NormalizeFlagName(a.name);
@@ -182,8 +182,9 @@ std::string FlagSet::Usage() const {
     if (!flag.default_text.empty()) absl::StrAppend(&out, " [default: ", flag.default_text, "]");
     absl::StrAppend(&out, "\n");
   }
-  absl::StrAppend(&out, "  --config FILE\n      key = value lines or a JSON object setting the flags"
-                        " above; the command line overrides it\n");
+  absl::StrAppend(&out,
+                  "  --config FILE\n      key = value lines or a JSON object setting the flags"
+                  " above; the command line overrides it\n");
   return out;
 }
 

@@ -9,10 +9,14 @@ namespace corvid::service {
 
 const char* HealthStateName(HealthState state) {
   switch (state) {
-    case HealthState::kUnknown: return "UNKNOWN";
-    case HealthState::kServing: return "SERVING";
-    case HealthState::kNotServing: return "NOT_SERVING";
-    case HealthState::kServiceUnknown: return "SERVICE_UNKNOWN";
+    case HealthState::kUnknown:
+      return "UNKNOWN";
+    case HealthState::kServing:
+      return "SERVING";
+    case HealthState::kNotServing:
+      return "NOT_SERVING";
+    case HealthState::kServiceUnknown:
+      return "SERVICE_UNKNOWN";
   }
   return "UNKNOWN";
 }
@@ -28,11 +32,14 @@ absl::StatusOr<HealthState> CheckHealth(const std::shared_ptr<grpc::Channel>& ch
   grpc::Status status = stub->Check(&context, request, &response);
   if (!status.ok()) return FromGrpcStatus(status);
   switch (response.status()) {
-    case grpc::health::v1::HealthCheckResponse::SERVING: return HealthState::kServing;
-    case grpc::health::v1::HealthCheckResponse::NOT_SERVING: return HealthState::kNotServing;
+    case grpc::health::v1::HealthCheckResponse::SERVING:
+      return HealthState::kServing;
+    case grpc::health::v1::HealthCheckResponse::NOT_SERVING:
+      return HealthState::kNotServing;
     case grpc::health::v1::HealthCheckResponse::SERVICE_UNKNOWN:
       return HealthState::kServiceUnknown;
-    default: return HealthState::kUnknown;
+    default:
+      return HealthState::kUnknown;
   }
 }
 

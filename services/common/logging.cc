@@ -19,15 +19,15 @@ std::shared_ptr<spdlog::logger> g_logger;  // guarded by g_mu for replacement on
 
 std::string JsonString(std::string_view s) {
   // nlohmann escapes control characters; replace (not throw on) invalid UTF-8 from user input.
-  return nlohmann::json(std::string(s)).dump(-1, ' ', false,
-                                             nlohmann::json::error_handler_t::replace);
+  return nlohmann::json(std::string(s))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::shared_ptr<spdlog::logger> Logger() {
   std::lock_guard<std::mutex> lock(g_mu);
   if (!g_logger) {
-    g_logger = std::make_shared<spdlog::logger>(
-        "corvid", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    g_logger = std::make_shared<spdlog::logger>("corvid",
+                                                std::make_shared<spdlog::sinks::stderr_sink_mt>());
     g_logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})",
                           spdlog::pattern_time_type::utc);
   }
@@ -36,10 +36,14 @@ std::shared_ptr<spdlog::logger> Logger() {
 
 spdlog::level::level_enum ToSpd(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return spdlog::level::debug;
-    case LogLevel::kInfo: return spdlog::level::info;
-    case LogLevel::kWarning: return spdlog::level::warn;
-    case LogLevel::kError: return spdlog::level::err;
+    case LogLevel::kDebug:
+      return spdlog::level::debug;
+    case LogLevel::kInfo:
+      return spdlog::level::info;
+    case LogLevel::kWarning:
+      return spdlog::level::warn;
+    case LogLevel::kError:
+      return spdlog::level::err;
   }
   return spdlog::level::info;
 }
@@ -76,8 +80,8 @@ absl::Status InitLogging(std::string_view service, std::string_view level) {
   } else if (level == "error") {
     spd = spdlog::level::err;
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--log-level=", std::string(level), ": expected debug, info, warning or error"));
+    return absl::InvalidArgumentError(absl::StrCat("--log-level=", std::string(level),
+                                                   ": expected debug, info, warning or error"));
   }
   auto logger = Logger();
   std::string pattern = absl::StrCat(R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","service":)",
@@ -87,7 +91,7 @@ absl::Status InitLogging(std::string_view service, std::string_view level) {
   logger->flush_on(spdlog::level::warn);
   gpr_set_log_function(GrpcLogToJson);
   gpr_set_log_verbosity(spd <= spdlog::level::debug ? GPR_LOG_SEVERITY_DEBUG
-                                                     : GPR_LOG_SEVERITY_ERROR);
+                                                    : GPR_LOG_SEVERITY_ERROR);
   return absl::OkStatus();
 }
 

@@ -20,16 +20,16 @@ namespace corvid::service {
 class LogValue {
  public:
   LogValue(std::string_view s);  // NOLINT: implicit so call sites stay terse
-  LogValue(const char* s) : LogValue(std::string_view(s)) {}  // NOLINT
+  LogValue(const char* s) : LogValue(std::string_view(s)) {}         // NOLINT
   LogValue(const std::string& s) : LogValue(std::string_view(s)) {}  // NOLINT
-  LogValue(bool b) : json_(b ? "true" : "false") {}  // NOLINT
-  LogValue(int v) : json_(std::to_string(v)) {}  // NOLINT
-  LogValue(long v) : json_(std::to_string(v)) {}  // NOLINT
-  LogValue(long long v) : json_(std::to_string(v)) {}  // NOLINT
-  LogValue(unsigned v) : json_(std::to_string(v)) {}  // NOLINT
-  LogValue(unsigned long v) : json_(std::to_string(v)) {}  // NOLINT
-  LogValue(unsigned long long v) : json_(std::to_string(v)) {}  // NOLINT
-  LogValue(double v);  // NOLINT
+  LogValue(bool b) : json_(b ? "true" : "false") {}                  // NOLINT
+  LogValue(int v) : json_(std::to_string(v)) {}                      // NOLINT
+  LogValue(long v) : json_(std::to_string(v)) {}                     // NOLINT
+  LogValue(long long v) : json_(std::to_string(v)) {}                // NOLINT
+  LogValue(unsigned v) : json_(std::to_string(v)) {}                 // NOLINT
+  LogValue(unsigned long v) : json_(std::to_string(v)) {}            // NOLINT
+  LogValue(unsigned long long v) : json_(std::to_string(v)) {}       // NOLINT
+  LogValue(double v);                                                // NOLINT
   const std::string& json() const { return json_; }
 
  private:

@@ -21,27 +21,30 @@ std::string MetricName(std::string_view name) {
 prometheus::Family<prometheus::Counter>& AddCounterFamily(prometheus::Registry& registry,
                                                           std::string_view name,
                                                           std::string_view help) {
-  return prometheus::BuildCounter().Name(MetricName(name)).Help(std::string(help)).Register(
-      registry);
+  return prometheus::BuildCounter()
+      .Name(MetricName(name))
+      .Help(std::string(help))
+      .Register(registry);
 }
 
 prometheus::Family<prometheus::Gauge>& AddGaugeFamily(prometheus::Registry& registry,
                                                       std::string_view name,
                                                       std::string_view help) {
-  return prometheus::BuildGauge().Name(MetricName(name)).Help(std::string(help)).Register(
-      registry);
+  return prometheus::BuildGauge().Name(MetricName(name)).Help(std::string(help)).Register(registry);
 }
 
 prometheus::Family<prometheus::Histogram>& AddHistogramFamily(prometheus::Registry& registry,
                                                               std::string_view name,
                                                               std::string_view help) {
-  return prometheus::BuildHistogram().Name(MetricName(name)).Help(std::string(help)).Register(
-      registry);
+  return prometheus::BuildHistogram()
+      .Name(MetricName(name))
+      .Help(std::string(help))
+      .Register(registry);
 }
 
 prometheus::Histogram::BucketBoundaries LatencyBuckets() {
-  return {50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3,
-          25e-3, 50e-3,  100e-3, 250e-3, 500e-3, 1.0,  2.5,    5.0, 10.0};
+  return {50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3,
+          50e-3, 100e-3, 250e-3, 500e-3, 1.0,  2.5,    5.0,  10.0};
 }
 
 // Served with cpp-httplib rather than prometheus-cpp's civetweb Exposer: civetweb starts its

@@ -1,5 +1,5 @@
 // Prometheus metrics: a registry per process and a pull endpoint (`GET /metrics`) served by
-// prometheus-cpp's exposer. Every corvid metric name starts with "corvid_".
+// cpp-httplib (see metrics.cc for why not civetweb). Every corvid metric name starts with "corvid_".
 #ifndef CORVID_SERVICES_COMMON_METRICS_H_
 #define CORVID_SERVICES_COMMON_METRICS_H_
 
@@ -24,8 +24,7 @@ prometheus::Family<prometheus::Counter>& AddCounterFamily(prometheus::Registry& 
                                                           std::string_view name,
                                                           std::string_view help);
 prometheus::Family<prometheus::Gauge>& AddGaugeFamily(prometheus::Registry& registry,
-                                                      std::string_view name,
-                                                      std::string_view help);
+                                                      std::string_view name, std::string_view help);
 prometheus::Family<prometheus::Histogram>& AddHistogramFamily(prometheus::Registry& registry,
                                                               std::string_view name,
                                                               std::string_view help);

@@ -33,12 +33,12 @@ void RegisterServerFlags(FlagSet& flags, ServerFlags* v) {
 absl::Status ValidateServerFlags(const ServerFlags& v) {
   if (v.listen.empty()) return absl::InvalidArgumentError("--listen must not be empty");
   if (v.metrics_port < -1 || v.metrics_port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("--metrics-port=", v.metrics_port,
-                                                   ": expected -1..65535"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics-port=", v.metrics_port, ": expected -1..65535"));
   }
   if (v.max_message_bytes < 1024 || v.max_message_bytes > (int64_t{1} << 30)) {
-    return absl::InvalidArgumentError(absl::StrCat("--max-message-bytes=", v.max_message_bytes,
-                                                   ": expected 1 KiB..1 GiB"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-message-bytes=", v.max_message_bytes, ": expected 1 KiB..1 GiB"));
   }
   if (v.max_concurrent_streams < 0) {
     return absl::InvalidArgumentError("--max-concurrent-streams must be >= 0");

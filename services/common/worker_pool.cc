@@ -4,8 +4,7 @@
 
 namespace corvid::service {
 
-WorkerPool::WorkerPool(int threads, int max_queued)
-    : max_queued_(max_queued < 0 ? 0 : max_queued) {
+WorkerPool::WorkerPool(int threads, int max_queued) : max_queued_(max_queued < 0 ? 0 : max_queued) {
   if (threads < 1) threads = 1;
   threads_.reserve(threads);
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
@@ -40,9 +39,8 @@ void WorkerPool::Loop() {
       absl::MutexLock lock(&mu_);
       ++idle_;
       mu_.Await(absl::Condition(
-          +[](WorkerPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
-            return p->stopping_ || !p->queue_.empty();
-          },
+          +[](WorkerPool* p)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->stopping_ || !p->queue_.empty(); },
           this));
       --idle_;
       if (queue_.empty()) return;  // stopping and nothing left

@@ -15,24 +15,7 @@ SchedulerCore::SchedulerCore(const SchedulerOptions& options,
                              std::vector<std::string> worker_addresses, TokenizerPool* tokenizers,
                              SchedulerMetrics* metrics)
     : options_(options), tokenizers_(tokenizers), metrics_(metrics), queue_(options.queue) {
-  for (size_t i = 0; i < worker_addresses.size(); ++i) {
-    auto w = std::make_unique<Worker>();
-    const int index = static_cast<int>(i);
-    WorkerLinkCallbacks cb;
-    cb.on_up = [this, index](uint64_t epoch, const v1::WorkerInfo& info) {
-      Post([this, index, epoch, info] { OnWorkerUp(index, epoch, info); });
-    };
-    cb.on_message = [this, index](uint64_t epoch, v1::SessionResponse m) {
-      auto shared = std::make_shared<v1::SessionResponse>(std::move(m));
-      Post([this, index, epoch, shared] { OnWorkerMessage(index, epoch, std::move(*shared)); });
-    };
-    cb.on_down = [this, index](uint64_t epoch, absl::Status s) {
-      Post([this, index, epoch, s] { OnWorkerDown(index, epoch, s); });
-    };
-    w->link = std::make_unique<WorkerLink>(worker_addresses[i], std::move(cb));
-    w->backoff = options_.reconnect_min;
-    workers_.push_back(std::move(w));
-  }
+  for (const std::string& address : worker_addresses) AddWorkerNow(address);
   for (int i = 0; i < tokenizers_->size(); ++i) {
     auto slot = std::make_unique<DetokSlot>();
     slot->replica = i;
@@ -44,6 +27,33 @@ SchedulerCore::SchedulerCore(const SchedulerOptions& options,
 }
 
 SchedulerCore::~SchedulerCore() { Stop(); }
+
+void SchedulerCore::AddWorker(const std::string& address) {
+  Post([this, address] { AddWorkerNow(address); });
+}
+
+void SchedulerCore::AddWorkerNow(const std::string& address) {
+  for (const auto& w : workers_) {
+    if (w->link->address() == address) return;
+  }
+  auto w = std::make_unique<Worker>();
+  const int index = static_cast<int>(workers_.size());
+  WorkerLinkCallbacks cb;
+  cb.on_up = [this, index](uint64_t epoch, const v1::WorkerInfo& info) {
+    Post([this, index, epoch, info] { OnWorkerUp(index, epoch, info); });
+  };
+  cb.on_message = [this, index](uint64_t epoch, v1::SessionResponse m) {
+    auto shared = std::make_shared<v1::SessionResponse>(std::move(m));
+    Post([this, index, epoch, shared] { OnWorkerMessage(index, epoch, std::move(*shared)); });
+  };
+  cb.on_down = [this, index](uint64_t epoch, absl::Status s) {
+    Post([this, index, epoch, s] { OnWorkerDown(index, epoch, s); });
+  };
+  w->link = std::make_unique<WorkerLink>(address, std::move(cb));
+  w->backoff = options_.reconnect_min;
+  workers_.push_back(std::move(w));
+  service::LogInfo("worker added", {{"worker", address}});
+}
 
 void SchedulerCore::Start() {
   thread_ = std::thread([this] { Loop(); });
@@ -255,10 +265,11 @@ void SchedulerCore::OnWorkerUp(int index, uint64_t epoch, const v1::WorkerInfo& 
   Worker& w = *workers_[index];
   if (epoch != w.epoch) return;
   w.connecting = false;
-  if (have_model_ && info.model() != limits_.name) {
+  const std::string& expected = have_model_ ? limits_.name : options_.model_name;
+  if (!expected.empty() && info.model() != expected) {
     service::LogError("worker serves another model; ignored",
                       {{"worker", w.link->address()}, {"model", info.model()},
-                       {"expected", limits_.name}});
+                       {"expected", expected}});
     return;
   }
   if (!have_model_) {

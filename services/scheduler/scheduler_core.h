@@ -45,6 +45,9 @@ struct SchedulerOptions {
   int detok_prefix_tokens = 4;       // prompt tail sent as context for the first delta
   absl::Duration detok_park_timeout = absl::Seconds(5);  // no tokenizer stream: fail after
   absl::Duration max_tick = absl::Milliseconds(50);
+  // The model this scheduler serves; workers serving another are ignored. Empty = the model of
+  // the first worker that connects.
+  std::string model_name;
 };
 
 // A validated, tokenized request handed to the core.
@@ -81,6 +84,8 @@ class SchedulerCore {
   // Runs `task` on the core thread.
   void Post(std::function<void()> task);
   void Submit(NewRequest request);
+  // Adds a worker address (from discovery); known addresses are ignored. Thread-safe.
+  void AddWorker(const std::string& address);
   SchedulerSnapshot Snapshot() const;
   // Called on the core thread whenever the number of live workers changes.
   void SetLiveWorkersListener(std::function<void(int)> listener);
@@ -103,6 +108,7 @@ class SchedulerCore {
   ClusterView View() const;
   void TryDispatch();
   void ConnectWorkers(absl::Time now);
+  void AddWorkerNow(const std::string& address);
   void OnWorkerUp(int w, uint64_t epoch, const v1::WorkerInfo& info);
   void OnWorkerDown(int w, uint64_t epoch, const absl::Status& status);
   void OnClientGone(uint64_t id);

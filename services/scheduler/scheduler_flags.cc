@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
+#include "services/scheduler/worker_discovery.h"
 
 namespace corvid::scheduler {
 
@@ -9,7 +10,14 @@ void RegisterSchedulerFlags(service::FlagSet& flags, SchedulerConfig* c) {
   c->server.listen = "0.0.0.0:50050";
   c->server.metrics_port = 9090;
   service::RegisterServerFlags(flags, &c->server);
-  flags.AddRepeated("worker", &c->workers, "corvid-worker address HOST:PORT (repeatable)");
+  flags.AddRepeated("worker", &c->workers,
+                    "corvid-worker address HOST:PORT, or dns:///NAME:PORT for every address NAME "
+                    "resolves to (a headless Kubernetes service; repeatable)");
+  flags.AddDouble("worker-resolve-s", &c->worker_resolve_s,
+                  "how often dns: worker names are resolved again");
+  flags.AddString("model-name", &c->model_name,
+                  "the model served (workers serving another are ignored; empty: the first "
+                  "worker's)");
   flags.AddRepeated("tokenizer", &c->tokenizers,
                     "corvid-tokenizer replica address HOST:PORT (repeatable)");
   flags.AddString("tokenizer-model", &c->tokenizer_model,
@@ -27,6 +35,16 @@ void RegisterSchedulerFlags(service::FlagSet& flags, SchedulerConfig* c) {
 absl::Status ValidateSchedulerConfig(const SchedulerConfig& c) {
   RETURN_IF_ERROR(service::ValidateServerFlags(c.server));
   if (c.workers.empty()) return absl::InvalidArgumentError("--worker: give at least one");
+  for (const std::string& w : c.workers) {
+    auto dns = ParseDnsTarget(w);
+    if (!dns.ok() && dns.status().code() != absl::StatusCode::kNotFound) {
+      return absl::InvalidArgumentError(absl::StrCat("--worker=", w, ": ", dns.status().message()));
+    }
+    if (!dns.ok() && w.find(':') == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("--worker=", w, ": expected HOST:PORT"));
+    }
+  }
+  if (!(c.worker_resolve_s > 0)) return absl::InvalidArgumentError("--worker-resolve-s must be > 0");
   if (c.tokenizers.empty()) return absl::InvalidArgumentError("--tokenizer: give at least one");
   if (c.max_queued_requests < 1 || c.max_queued_requests > (1 << 24)) {
     return absl::InvalidArgumentError("--max-queued-requests: expected 1..16777216");
@@ -49,6 +67,7 @@ SchedulerOptions SchedulerConfig::ToOptions() const {
   o.queue.max_prompt_tokens = max_queued_prompt_tokens;
   o.max_admissions_per_message = static_cast<int>(max_admissions_per_message);
   o.detok_max_in_flight = static_cast<int>(detok_max_in_flight);
+  o.model_name = model_name;
   return o;
 }
 

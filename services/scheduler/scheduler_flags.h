@@ -16,9 +16,12 @@ namespace corvid::scheduler {
 
 struct SchedulerConfig {
   service::ServerFlags server;
-  std::vector<std::string> workers;     // HOST:PORT of each corvid-worker
+  // HOST:PORT of each corvid-worker, or dns:///NAME:PORT resolved to one worker per address.
+  std::vector<std::string> workers;
   std::vector<std::string> tokenizers;  // HOST:PORT of each corvid-tokenizer replica
   std::string tokenizer_model;          // empty = the tokenizers' default model
+  std::string model_name;               // served model; empty = the first worker's
+  double worker_resolve_s = 5;          // how often dns: worker names are resolved again
   int64_t max_queued_requests = 1024;
   int64_t max_queued_prompt_tokens = 1 << 20;
   int64_t max_admissions_per_message = 0;

@@ -8,13 +8,25 @@
 #include "services/common/logging.h"
 
 namespace corvid::scheduler {
+namespace {
+
+// The HOST:PORT workers; dns: ones are found by WorkerDiscovery.
+std::vector<std::string> StaticWorkers(const std::vector<std::string>& workers) {
+  std::vector<std::string> out;
+  for (const std::string& w : workers) {
+    if (!ParseDnsTarget(w).ok()) out.push_back(w);
+  }
+  return out;
+}
+
+}  // namespace
 
 SchedulerServer::SchedulerServer(const SchedulerConfig& config)
     : config_(config),
       registry_(std::make_shared<prometheus::Registry>()),
       metrics_values_(*registry_),
       tokenizers_(config.tokenizers, config.ToTokenizerOptions()),
-      core_(config.ToOptions(), config.workers, &tokenizers_, &metrics_values_),
+      core_(config.ToOptions(), StaticWorkers(config.workers), &tokenizers_, &metrics_values_),
       service_(&core_, &tokenizers_, &gate_, &metrics_values_) {}
 
 absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
@@ -36,6 +48,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     if (!raw->gate_.draining()) raw->health_->SetServing(live > 0);
   });
   s->core_.Start();
+  s->discovery_ = std::make_unique<WorkerDiscovery>(config.workers, &s->core_,
+                                                    absl::Seconds(config.worker_resolve_s));
   service::LogInfo("listening", {{"port", s->port_},
                                  {"metrics_port", s->metrics_port()},
                                  {"workers", static_cast<int64_t>(config.workers.size())},
@@ -52,6 +66,7 @@ SchedulerServer::~SchedulerServer() {
     }
     server_->Wait();
   }
+  discovery_.reset();
   core_.Stop();
 }
 
@@ -62,6 +77,7 @@ service::DrainResult SchedulerServer::Drain() {
   // them (bounded by the grace period) before the server goes.
   service::DrainResult result =
       service::DrainServer(server_.get(), &gate_, health_.get(), config_.server.grace_period());
+  discovery_.reset();
   core_.Stop();
   return result;
 }

@@ -21,6 +21,7 @@
 #include "services/scheduler/scheduler_flags.h"
 #include "services/scheduler/scheduler_metrics.h"
 #include "services/scheduler/tokenizer_pool.h"
+#include "services/scheduler/worker_discovery.h"
 
 namespace corvid::scheduler {
 
@@ -45,6 +46,7 @@ class SchedulerServer {
   TokenizerPool tokenizers_;
   SchedulerCore core_;
   GenerationService service_;
+  std::unique_ptr<WorkerDiscovery> discovery_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<service::HealthReporter> health_;
   std::unique_ptr<service::MetricsServer> metrics_;

@@ -104,6 +104,8 @@ TokenizerPool::TokenizerPool(std::vector<std::string> addresses, TokenizerPoolOp
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(64 << 20);
+  // A dns:/// address naming several replicas (a Kubernetes service) spreads calls over all.
+  args.SetServiceConfigJSON(R"({"loadBalancingConfig":[{"round_robin":{}}]})");
   for (std::string& a : addresses) {
     Replica r;
     r.address = std::move(a);

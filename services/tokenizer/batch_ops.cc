@@ -40,12 +40,13 @@ absl::Status ValidateTexts(const google::protobuf::RepeatedPtrField<std::string>
 }
 
 absl::Status ValidateIds(const google::protobuf::RepeatedField<int32_t>& ids, int vocab_size,
-                         const std::string& field) {
+                         const char* outer, int outer_index, const char* inner) {
   for (int j = 0; j < ids.size(); ++j) {
     int32_t id = ids.Get(j);
     if (id < 0 || id >= vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat(field, "[", j, "] = ", id,
-                                                     " is out of range [0, ", vocab_size, ")"));
+      return absl::InvalidArgumentError(absl::StrCat(outer, "[", outer_index, "].", inner, "[", j,
+                                                     "] = ", id, " is out of range [0, ",
+                                                     vocab_size, ")"));
     }
   }
   return absl::OkStatus();
@@ -61,9 +62,9 @@ absl::Status RunEncode(const LoadedModel& model, const Limits& limits,
     if (!ids.ok()) return AtIndex(ids.status(), "texts", i);
     total += static_cast<int64_t>(ids->size());
     if (total > limits.max_ids_per_batch) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "texts: the batch encodes to more than ", limits.max_ids_per_batch,
-          " ids (limit per reply); split it"));
+      return absl::InvalidArgumentError(absl::StrCat("texts: the batch encodes to more than ",
+                                                     limits.max_ids_per_batch,
+                                                     " ids (limit per reply); split it"));
     }
     response->add_results()->mutable_ids()->Add(ids->begin(), ids->end());
   }
@@ -83,21 +84,27 @@ absl::Status RunDecode(const LoadedModel& model, const Limits& limits,
     const auto& ids = request.sequences(i).ids();
     total += ids.size();
     if (total > limits.max_ids_per_batch) {
-      return absl::InvalidArgumentError(absl::StrCat("sequences: more than ",
-                                                     limits.max_ids_per_batch,
-                                                     " ids in one request"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("sequences: more than ", limits.max_ids_per_batch, " ids in one request"));
     }
-    absl::Status valid =
-        ValidateIds(ids, model.vocab_size, absl::StrCat("sequences[", i, "].ids"));
+    absl::Status valid = ValidateIds(ids, model.vocab_size, "sequences", i, "ids");
     if (!valid.ok()) return valid;
   }
   response->set_model(model.name);
+  int64_t text_bytes = 0;
   for (int i = 0; i < request.sequences_size(); ++i) {
     const auto& ids = request.sequences(i).ids();
     auto text = model.tokenizer->Decode(absl::MakeConstSpan(ids.data(), ids.size()),
                                         request.skip_special_tokens());
     if (!text.ok()) return AtIndex(text.status(), "sequences", i);
     MakeValidUtf8(&*text);
+    text_bytes += static_cast<int64_t>(text->size());
+    // Long pieces can make the text much larger than the ids: refuse rather than fail to send.
+    if (text_bytes > limits.max_message_bytes / 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sequences: the decoded texts exceed ", limits.max_message_bytes / 2,
+                       " bytes (half the message size limit); split the request"));
+    }
     response->add_texts(std::move(*text));
   }
   return absl::OkStatus();

@@ -29,9 +29,10 @@ void FillInfo(const LoadedModel& model, const std::vector<std::string>& served_m
 // Checks a batch of texts against the limits and UTF-8 validity.
 absl::Status ValidateTexts(const google::protobuf::RepeatedPtrField<std::string>& texts,
                            const Limits& limits);
-// INVALID_ARGUMENT "<field>[<index>] = <id> is out of range [0, vocab)" for the first bad id.
+// INVALID_ARGUMENT "<outer>[<outer_index>].<inner>[j] = <id> is out of range [0, vocab)" for the
+// first bad id (the message is only formatted on failure: this runs for every decode step).
 absl::Status ValidateIds(const google::protobuf::RepeatedField<int32_t>& ids, int vocab_size,
-                         const std::string& field);
+                         const char* outer, int outer_index, const char* inner);
 
 }  // namespace corvid::tokenizer_service
 

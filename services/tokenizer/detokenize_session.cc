@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "services/tokenizer/batch_ops.h"
 #include "services/tokenizer/utf8_text.h"
@@ -36,6 +35,13 @@ absl::Status DetokenizeSession::SelectModel(const std::string& name) {
 }
 
 absl::Status DetokenizeSession::CheckSize(const v1::DetokenizeRequest& request) const {
+  // Each step names a distinct live sequence, so no message needs more steps than that; the
+  // bound also caps the reply's size.
+  if (request.steps_size() > limits_.max_sequences_per_stream) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("steps: ", request.steps_size(), " steps exceed the limit of ",
+                     limits_.max_sequences_per_stream, " (live sequences per stream)"));
+  }
   int64_t ids = 0;
   for (const v1::DetokenizeStep& step : request.steps()) {
     ids += step.ids_size() + step.prefix_ids_size();
@@ -62,8 +68,8 @@ StreamingDetokenizer* DetokenizeSession::SequenceFor(const v1::DetokenizeStep& s
                           " sequences are already live on this stream"));
     return nullptr;
   }
-  absl::Status valid = ValidateIds(step.prefix_ids(), model_->vocab_size,
-                                   absl::StrCat("steps[", index, "].prefix_ids"));
+  absl::Status valid =
+      ValidateIds(step.prefix_ids(), model_->vocab_size, "steps", index, "prefix_ids");
   if (!valid.ok()) {
     SetError(delta, valid.code(), std::string(valid.message()));
     return nullptr;
@@ -86,8 +92,7 @@ void DetokenizeSession::ApplyStep(const v1::DetokenizeStep& step, int index, boo
   delta->set_sequence_id(step.sequence_id());
   StreamingDetokenizer* detok = SequenceFor(step, index, admit_new, delta);
   if (detok == nullptr) return;
-  absl::Status valid =
-      ValidateIds(step.ids(), model_->vocab_size, absl::StrCat("steps[", index, "].ids"));
+  absl::Status valid = ValidateIds(step.ids(), model_->vocab_size, "steps", index, "ids");
   std::string text;
   if (valid.ok()) {
     valid = detok->Add(absl::MakeConstSpan(step.ids().data(), step.ids().size()), &text);
@@ -112,20 +117,20 @@ absl::Status DetokenizeSession::Apply(const v1::DetokenizeRequest& request, bool
   if (absl::Status s = SelectModel(request.model()); !s.ok()) return s;
   if (absl::Status s = CheckSize(request); !s.ok()) return s;
   reply->set_batch_id(request.batch_id());
-  absl::flat_hash_set<uint64_t> seen;
+  seen_.clear();  // keeps its capacity: no allocation per message
   for (int i = 0; i < request.steps_size(); ++i) {
     const v1::DetokenizeStep& step = request.steps(i);
-    v1::TextDelta delta;
-    if (!seen.insert(step.sequence_id()).second) {
+    v1::TextDelta* delta = reply->add_deltas();  // built in place; dropped below if empty
+    if (!seen_.insert(step.sequence_id()).second) {
       sequences_.erase(step.sequence_id());
-      delta.set_sequence_id(step.sequence_id());
-      SetError(&delta, absl::StatusCode::kInvalidArgument,
+      delta->set_sequence_id(step.sequence_id());
+      SetError(delta, absl::StatusCode::kInvalidArgument,
                absl::StrCat("steps[", i, "]: sequence ", step.sequence_id(),
                             " appears twice in one message"));
     } else {
-      ApplyStep(step, i, admit_new, &delta);
+      ApplyStep(step, i, admit_new, delta);
     }
-    if (!delta.text().empty() || delta.finished()) *reply->add_deltas() = std::move(delta);
+    if (delta->text().empty() && !delta->finished()) reply->mutable_deltas()->RemoveLast();
   }
   return absl::OkStatus();
 }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "corvid/v1/tokenizer.pb.h"
 #include "engine/tokenizer/streaming_detokenizer.h"
@@ -45,6 +46,7 @@ class DetokenizeSession {
   const Limits limits_;
   const LoadedModel* model_ = nullptr;
   absl::flat_hash_map<uint64_t, StreamingDetokenizer> sequences_;
+  absl::flat_hash_set<uint64_t> seen_;  // sequence ids of the message being applied
   int64_t ids_consumed_ = 0;
 };
 

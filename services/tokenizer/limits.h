@@ -10,12 +10,14 @@
 namespace corvid::tokenizer_service {
 
 struct Limits {
-  int64_t max_texts_per_batch = 1024;     // texts per Encode/CountTokens, sequences per Decode
-  int64_t max_bytes_per_text = 1 << 20;   // one text
-  int64_t max_ids_per_batch = 1 << 20;    // ids in a Decode or DetokenizeStream message, and
-                                          // ids an Encode reply may carry
-  int64_t max_message_bytes = 16 << 20;   // gRPC message size, either direction
-  int64_t max_sequences_per_stream = 4096;  // live sequences on one DetokenizeStream
+  int64_t max_texts_per_batch = 1024;       // texts per Encode/CountTokens, sequences per Decode
+  int64_t max_bytes_per_text = 1 << 20;     // one text
+  int64_t max_ids_per_batch = 1 << 20;      // ids in a Decode or DetokenizeStream message, and
+                                            // ids an Encode reply may carry
+  int64_t max_message_bytes = 16 << 20;     // gRPC message size, either direction; a Decode
+                                            // reply's texts may fill half of it
+  int64_t max_sequences_per_stream = 4096;  // live sequences on one DetokenizeStream, and
+                                            // steps in one of its messages
 };
 
 // INVALID_ARGUMENT naming the flag of a non-positive limit.

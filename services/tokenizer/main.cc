@@ -22,10 +22,11 @@ int main(int argc, char** argv) {
     std::fputs(flag_set.Usage().c_str(), stdout);
     return 0;
   }
-  auto config = parsed.ok() ? ts::ToConfig(flags) : absl::StatusOr<ts::TokenizerServerConfig>(parsed);
+  auto config =
+      parsed.ok() ? ts::ToConfig(flags) : absl::StatusOr<ts::TokenizerServerConfig>(parsed);
   if (!config.ok()) {
-    std::fprintf(stderr, "corvid-tokenizer: %s\n\n%s", std::string(config.status().message()).c_str(),
-                 flag_set.Usage().c_str());
+    std::fprintf(stderr, "corvid-tokenizer: %s\n\n%s",
+                 std::string(config.status().message()).c_str(), flag_set.Usage().c_str());
     return 2;
   }
   if (absl::Status s = svc::InitLogging("corvid-tokenizer", flags.server.log_level); !s.ok()) {

@@ -11,13 +11,13 @@ namespace corvid::tokenizer_service {
 namespace {
 
 // Files that define a tokenizer's behaviour; the digest covers those present.
-constexpr const char* kTokenizerFiles[] = {
-    "added_tokens.json", "special_tokens_map.json", "tokenizer.json", "tokenizer.model",
-    "tokenizer_config.json"};
+constexpr const char* kTokenizerFiles[] = {"added_tokens.json", "special_tokens_map.json",
+                                           "tokenizer.json", "tokenizer.model",
+                                           "tokenizer_config.json"};
 
 bool ValidNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '.' || c == '_' || c == '-' || c == '/' || c == ':';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-' || c == '/' || c == ':';
 }
 
 absl::Status DigestFiles(LoadedModel* model) {
@@ -46,13 +46,12 @@ void CollectSpecialTokens(LoadedModel* model) {
 absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& text) {
   size_t eq = text.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--model '", text, "': expected NAME=DIR"));
+    return absl::InvalidArgumentError(absl::StrCat("--model '", text, "': expected NAME=DIR"));
   }
   ModelSpec spec{text.substr(0, eq), text.substr(eq + 1)};
   if (!std::all_of(spec.name.begin(), spec.name.end(), ValidNameChar)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--model '", text, "': the name may hold letters, digits and . _ - / : only"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--model '", text, "': the name may hold letters, digits and . _ - / : only"));
   }
   return spec;
 }
@@ -92,8 +91,8 @@ absl::StatusOr<const LoadedModel*> ModelRegistry::Find(const std::string& name) 
   const std::string& key = name.empty() ? names_.front() : name;
   auto it = models_.find(key);
   if (it == models_.end()) {
-    return absl::NotFoundError(absl::StrCat("unknown model '", name, "' (served: ",
-                                            absl::StrJoin(names_, ", "), ")"));
+    return absl::NotFoundError(
+        absl::StrCat("unknown model '", name, "' (served: ", absl::StrJoin(names_, ", "), ")"));
   }
   return it->second.get();
 }

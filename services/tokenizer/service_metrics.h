@@ -26,9 +26,7 @@ class ServiceMetrics {
   void RecordCall(Method method, grpc::StatusCode code, double seconds);
   void AddEncodedTokens(int64_t n) { encoded_tokens_->Increment(static_cast<double>(n)); }
   void AddDecodedTokens(int64_t n) { decoded_tokens_->Increment(static_cast<double>(n)); }
-  void AddDetokenizedTokens(int64_t n) {
-    detokenized_tokens_->Increment(static_cast<double>(n));
-  }
+  void AddDetokenizedTokens(int64_t n) { detokenized_tokens_->Increment(static_cast<double>(n)); }
   prometheus::Gauge& in_flight() { return *in_flight_; }
   prometheus::Gauge& open_streams() { return *open_streams_; }
   prometheus::Gauge& live_sequences() { return *live_sequences_; }

@@ -46,8 +46,8 @@ absl::StatusOr<TokenizerServerConfig> ToConfig(const TokenizerFlags& flags) {
     return absl::InvalidArgumentError("--max-queued-calls: expected 0..1048576");
   }
   int hw = static_cast<int>(std::thread::hardware_concurrency());
-  config.service.worker_threads = flags.workers > 0 ? static_cast<int>(flags.workers)
-                                                    : (hw > 0 ? hw : 1);
+  config.service.worker_threads =
+      flags.workers > 0 ? static_cast<int>(flags.workers) : (hw > 0 ? hw : 1);
   config.service.max_queued_calls = static_cast<int>(flags.max_queued_calls);
   config.service.limits = flags.limits;
   config.service.limits.max_message_bytes = flags.server.max_message_bytes;

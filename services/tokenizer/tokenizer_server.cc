@@ -23,8 +23,8 @@ absl::StatusOr<std::unique_ptr<TokenizerServer>> TokenizerServer::Start(
   if (config.models.empty()) return absl::InvalidArgumentError("no model: give --model NAME=DIR");
   std::unique_ptr<TokenizerServer> server(new TokenizerServer(config));
   if (config.server.metrics_port >= 0) {
-    ASSIGN_OR_RETURN(server->metrics_, service::MetricsServer::Start(
-                                           config.server.MetricsAddress(), server->registry_));
+    ASSIGN_OR_RETURN(server->metrics_, service::MetricsServer::Start(config.server.MetricsAddress(),
+                                                                     server->registry_));
   }
   ASSIGN_OR_RETURN(service::StartedServer started,
                    service::StartGrpcServer(config.server.ToServerOptions(), {&server->service_}));
@@ -72,8 +72,7 @@ service::DrainResult TokenizerServer::Drain() {
   service::DrainResult result;
   if (drained_) return result;
   drained_ = true;
-  return service::DrainServer(server_.get(), &gate_, health_.get(),
-                              config_.server.grace_period());
+  return service::DrainServer(server_.get(), &gate_, health_.get(), config_.server.grace_period());
 }
 
 }  // namespace corvid::tokenizer_service

@@ -50,6 +50,8 @@ class TokenizerServer {
   int port() const { return port_; }
   int metrics_port() const { return metrics_ ? metrics_->port() : -1; }  // -1: disabled
   service::AdmissionGate& gate() { return gate_; }
+  // The loaded models (null before LoadModels succeeds), e.g. to compare with the library.
+  const ModelRegistry* models() const { return service_.registry(); }
   prometheus::Registry& registry() { return *registry_; }
 
  private:

@@ -23,8 +23,7 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
   }
 
   void Reply(const grpc::Status& status) {
-    metrics_->RecordCall(method_, status.error_code(),
-                         absl::ToDoubleSeconds(absl::Now() - start_));
+    metrics_->RecordCall(method_, status.error_code(), absl::ToDoubleSeconds(absl::Now() - start_));
     Finish(status);
   }
 
@@ -40,7 +39,9 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
   const absl::Time start_;
 };
 
-grpc::Status Unavailable(const char* why) { return grpc::Status(grpc::StatusCode::UNAVAILABLE, why); }
+grpc::Status Unavailable(const char* why) {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, why);
+}
 
 }  // namespace
 

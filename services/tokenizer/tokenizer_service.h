@@ -37,6 +37,8 @@ class TokenizerService final : public v1::Tokenizer::CallbackService {
   // Called once.
   void SetRegistry(std::unique_ptr<ModelRegistry> registry);
   bool ready() const { return registry_.load() != nullptr; }
+  // The served models; null until SetRegistry.
+  const ModelRegistry* registry() const { return registry_.load(); }
 
   grpc::ServerUnaryReactor* Encode(grpc::CallbackServerContext* context,
                                    const v1::EncodeRequest* request,

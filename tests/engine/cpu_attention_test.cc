@@ -72,9 +72,9 @@ TEST_P(PagedAttentionTest, MatchesContiguousReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, PagedAttentionTest,
-                         ::testing::Values(Geometry{8, 4, 8, 16, 44},     // stories260K
-                                           Geometry{6, 6, 48, 16, 40},    // llama2c-15m
-                                           Geometry{4, 1, 20, 3, 17},     // MQA, odd sizes
+                         ::testing::Values(Geometry{8, 4, 8, 16, 44},      // stories260K
+                                           Geometry{6, 6, 48, 16, 40},     // llama2c-15m
+                                           Geometry{4, 1, 20, 3, 17},      // MQA, odd sizes
                                            Geometry{8, 2, 128, 16, 33}));  // Llama-like head
 
 // A token's output is bit-identical whether it runs alone or beside other sequences' tokens.

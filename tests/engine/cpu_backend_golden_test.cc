@@ -254,11 +254,15 @@ TEST_P(CpuBackendInvariance, BatchCompositionDoesNotChangeResults) {
   };
   take(Step(*batch_backend, {{&b, b.prompt, true}, {&a2, a2.prompt, true}}), 1);
   take(Step(*batch_backend, {{&a2, {a2.output.back()}, true}, {&c, {1, 317}, false}}), 0);
-  take(Step(*batch_backend, {{&c, {383, 286}, true}, {&b, {b.output.back()}, true},
-                             {&a2, {a2.output.back()}, true}}), 2);
+  take(Step(*batch_backend, {{&c, {383, 286}, true},
+                             {&b, {b.output.back()}, true},
+                             {&a2, {a2.output.back()}, true}}),
+       2);
   for (int i = 3; i < steps; ++i) {
-    take(Step(*batch_backend, {{&b, {b.output.back()}, true}, {&a2, {a2.output.back()}, true},
-                               {&c, {c.output.back()}, true}}), 1);
+    take(Step(*batch_backend, {{&b, {b.output.back()}, true},
+                               {&a2, {a2.output.back()}, true},
+                               {&c, {c.output.back()}, true}}),
+         1);
   }
   EXPECT_EQ(got, want);
   EXPECT_EQ(a2.output, a.output);
@@ -292,6 +296,11 @@ TEST_P(CpuBackendInvariance, RejectsMalformedBatches) {
   bad.block_indptr = {0};
   expect_invalid(bad, "indptr");
   EXPECT_TRUE(backend->Execute(good, &result).ok());
+  EXPECT_EQ(result.tokens.size(), 1u);
+  StepBatch empty;
+  empty.block_indptr = {0};
+  EXPECT_TRUE(backend->Execute(empty, &result).ok());
+  EXPECT_TRUE(result.tokens.empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(F32, CpuBackendInvariance, ::testing::Values("stories260K"));

@@ -1,5 +1,7 @@
 // Each CPU op against a naive double-precision reference, plus the invariances the backend
 // relies on: results independent of the batch around a row and of the thread count.
+#include "engine/cpu_ops.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -8,7 +10,6 @@
 
 #include "engine/cpu_attention.h"
 #include "engine/cpu_matmul.h"
-#include "engine/cpu_ops.h"
 #include "engine/cpu_parallel.h"
 #include "engine/cpu_simd.h"
 #include "gtest/gtest.h"
@@ -28,9 +29,9 @@ struct MatMulCase {
   int t, n, k;
 };
 
-std::vector<float> RunMatMul(const std::vector<float>& x, int t, const std::vector<float>& w,
-                             int n, int k, const float* bias, std::vector<float> y,
-                             bool accumulate, int threads) {
+std::vector<float> RunMatMul(const std::vector<float>& x, int t, const std::vector<float>& w, int n,
+                             int k, const float* bias, std::vector<float> y, bool accumulate,
+                             int threads) {
   std::vector<float> packed(PackedFloats(n, k), 0.0f);
   for (int r = 0; r < n; ++r) PackRow(packed.data(), k, r, w.data() + static_cast<size_t>(r) * k);
   MatMulArgs a;
@@ -50,8 +51,8 @@ std::vector<float> RunMatMul(const std::vector<float>& x, int t, const std::vect
 }
 
 TEST(CpuMatMul, MatchesDoubleReferenceOnOddShapes) {
-  const MatMulCase cases[] = {{1, 1, 1},   {1, 7, 17},   {2, 172, 64},  {3, 64, 172},
-                              {5, 33, 288}, {8, 300, 8}, {13, 9, 100}, {4, 16, 16},
+  const MatMulCase cases[] = {{1, 1, 1},    {1, 7, 17},   {2, 172, 64}, {3, 64, 172},
+                              {5, 33, 288}, {8, 300, 8},  {13, 9, 100}, {4, 16, 16},
                               {1, 97, 288}, {12, 65, 31}, {25, 40, 64}, {1, 64, 64}};
   uint32_t seed = 1;
   for (const MatMulCase& c : cases) {
@@ -61,8 +62,8 @@ TEST(CpuMatMul, MatchesDoubleReferenceOnOddShapes) {
       const auto w = Random(static_cast<size_t>(c.n) * c.k, seed++);
       const auto bias = Random(c.n, seed++);
       const auto y0 = Random(static_cast<size_t>(c.t) * c.n, seed++);
-      const auto y = RunMatMul(x, c.t, w, c.n, c.k, with_extras ? bias.data() : nullptr, y0,
-                               with_extras, 1);
+      const auto y =
+          RunMatMul(x, c.t, w, c.n, c.k, with_extras ? bias.data() : nullptr, y0, with_extras, 1);
       for (int t = 0; t < c.t; ++t) {
         for (int n = 0; n < c.n; ++n) {
           double ref = 0.0, mag = 0.0;
@@ -194,7 +195,7 @@ TEST(CpuOps, Llama3RopeScalingFollowsHfDefinition) {
     }
     EXPECT_NEAR(scaled[i], ref, 1e-12 * base) << i;
   }
-  EXPECT_EQ(scaled[0], 1.0);          // highest frequency untouched
+  EXPECT_EQ(scaled[0], 1.0);  // highest frequency untouched
   EXPECT_NEAR(scaled[63] * 8.0, std::pow(500000.0, -126.0 / 128), 1e-15);
 }
 

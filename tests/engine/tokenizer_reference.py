@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import random
+import unicodedata
 
 
 def corpus_texts(corpus_dir):
@@ -102,6 +103,18 @@ class SpReference:
         return self.sp.decode(ids)
 
 
+def unicode_sweep(step):
+    """One line per sampled assigned code point c, putting c next to letters, digits,
+    apostrophes and spaces, where category tables and regex classes matter."""
+    lines = []
+    for c in range(0x20, 0x110000, step):
+        ch = chr(c)
+        if 0xD800 <= c <= 0xDFFF or unicodedata.category(ch) == "Cn":
+            continue
+        lines.append(f"x{ch}{ch} {ch}1{ch}'{ch} {ch}")
+    return lines
+
+
 def random_sequences(ref, count, seed):
     """Random id sequences, half of the ids drawn from low ids (bytes, control pieces, short
     pieces) and added tokens, where decoding has its edge cases."""
@@ -123,6 +136,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--random", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--sweep-step", type=int, default=17)
     args = ap.parse_args()
     if os.path.exists(os.path.join(args.model, "tokenizer.json")):
         ref = HfReference(args.model)
@@ -134,10 +148,12 @@ def main():
         cases.append({"name": name, "text": text, "ids": ids,
                       "ids_special": ref.encode(text, True),
                       "decoded": ref.decode(ids, False)})
+    sweep = [{"text": t, "ids": ref.encode(t, False)} for t in unicode_sweep(args.sweep_step)]
     randoms = [{"ids": ids, "decoded": ref.decode(ids, False), "decoded_skip": ref.decode(ids, True)}
                for ids in random_sequences(ref, args.random, args.seed)]
     with open(args.out, "w", encoding="utf-8") as f:
-        json.dump({"vocab_size": ref.vocab_size, "cases": cases, "random": randoms}, f,
+        json.dump({"vocab_size": ref.vocab_size, "cases": cases, "random": randoms,
+                   "sweep": sweep}, f,
                   ensure_ascii=True)
 
 

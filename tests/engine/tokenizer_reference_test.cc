@@ -49,6 +49,23 @@ TEST_P(TokenizerReferenceTest, EncodeMatchesReferenceOnCorpus) {
   EXPECT_GT(checked, 50);
 }
 
+// Sampled assigned code points in contexts where general categories, White_Space and NFC
+// decide the split (tokenizer_reference.py's unicode_sweep).
+TEST_P(TokenizerReferenceTest, EncodeMatchesReferenceOnUnicodeSweep) {
+  int mismatches = 0;
+  for (const auto& c : (*ref_)["sweep"]) {
+    const std::string text = c["text"];
+    auto ids = tokenizer_->Encode(text, /*add_special_tokens=*/false);
+    ASSERT_TRUE(ids.ok()) << ids.status();
+    if (*ids != Ids(c["ids"]) && ++mismatches <= 10) {
+      ADD_FAILURE() << "'" << text << "': got " << ::testing::PrintToString(*ids)
+                    << ", reference " << c["ids"].dump();
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_GT((*ref_)["sweep"].size(), 10000u);
+}
+
 TEST_P(TokenizerReferenceTest, DecodeMatchesReferenceAndRoundTrips) {
   int round_trips = 0;
   for (const auto& c : (*ref_)["cases"]) {
@@ -114,7 +131,10 @@ TEST_P(TokenizerReferenceTest, StreamingDeltasConcatenateToDecode) {
 
 INSTANTIATE_TEST_SUITE_P(AllTokenizers, TokenizerReferenceTest,
                          ::testing::Values("stories260K", "llama2", "llama3", "qwen3",
-                                           "llama2-json-legacy", "llama2-json-metaspace"),
+                                           "llama2-json-legacy", "llama2-json-metaspace",
+                                           "qwen3-flags", "llama3-gpt2", "deepseek-llm-json",
+                                           "deepseek-coder-json", "deepseek-llm",
+                                           "deepseek-coder"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& ch : name) {

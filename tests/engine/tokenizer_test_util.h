@@ -46,11 +46,47 @@ inline std::string GeneratedSpmJsonDir() {
   return *dir;
 }
 
+// Variants of a byte-level tokenizer.json written by tokenizer_make_flags_json.py, once per
+// binary: "flags" (Qwen3 plus added tokens with every AddedToken flag) and "gpt2" (Llama 3's
+// vocabulary behind GPT-2's ByteLevel pre-tokenizer); "" when that failed.
+inline std::string GeneratedVariantDir(const std::string& variant) {
+  static auto* dirs = new std::map<std::string, std::string>();
+  auto it = dirs->find(variant);
+  if (it != dirs->end()) return it->second;
+  const std::string out = ScratchDir() + "/variant_" + variant;
+  const std::string base = variant == "gpt2" ? "llama3" : "qwen3";
+  const bool ok = Run(Python() + " " + CORVID_SOURCE_DIR +
+                      "/tests/engine/tokenizer_make_flags_json.py --base " + ModelsDir() +
+                      "/tokenizers/" + base + " --out " + out + " --variant " + variant);
+  return (*dirs)[variant] = ok ? out : "";
+}
+
+// A tokenizer.json that tokenizers builds from a DeepSeek GGUF vocabulary with llama.cpp's
+// split regexes (tokenizer_make_gguf_json.py), once per binary; "" when that failed.
+inline std::string GeneratedGgufJsonDir(const std::string& vocab) {
+  static auto* dirs = new std::map<std::string, std::string>();
+  auto it = dirs->find(vocab);
+  if (it != dirs->end()) return it->second;
+  const std::string out = ScratchDir() + "/" + vocab + "_json";
+  const bool ok = Run(Python() + " " + CORVID_SOURCE_DIR +
+                      "/tests/engine/tokenizer_make_gguf_json.py --gguf " + ModelsDir() +
+                      "/tokenizers/llama.cpp-vocab/ggml-vocab-" + vocab + ".gguf --out " + out);
+  return (*dirs)[vocab] = ok ? out : "";
+}
+
 // Model folders by short name; generated ones are created on first use.
 inline std::string ModelPath(const std::string& name) {
   if (name == "stories260K") return ModelsDir() + "/stories260K";
   if (name == "llama2" || name == "llama3" || name == "qwen3") {
     return ModelsDir() + "/tokenizers/" + name;
+  }
+  if (name == "qwen3-flags") return GeneratedVariantDir("flags");
+  if (name == "llama3-gpt2") return GeneratedVariantDir("gpt2");
+  if (name == "deepseek-llm-json" || name == "deepseek-coder-json") {
+    return GeneratedGgufJsonDir(name.substr(0, name.size() - 5));
+  }
+  if (name == "deepseek-llm" || name == "deepseek-coder") {
+    return ModelsDir() + "/tokenizers/llama.cpp-vocab/ggml-vocab-" + name + ".gguf";
   }
   const std::string generated = GeneratedSpmJsonDir();
   if (generated.empty()) return "";
@@ -82,8 +118,10 @@ inline const nlohmann::json& Reference(const std::string& name) {
   if (it != cache->end()) return it->second;
   const std::string out = ScratchDir() + "/reference_" + name + ".json";
   nlohmann::json j;
+  // A GGUF vocabulary is checked against tokenizers running the same vocabulary as JSON.
+  const bool gguf = name == "deepseek-llm" || name == "deepseek-coder";
   if (Run(Python() + " " + CORVID_SOURCE_DIR + "/tests/engine/tokenizer_reference.py --model " +
-          ModelPath(name) + " --corpus " + CORVID_SOURCE_DIR +
+          ModelPath(gguf ? name + "-json" : name) + " --corpus " + CORVID_SOURCE_DIR +
           "/tests/data/tokenizer_corpus --out " + out)) {
     std::ifstream in(out);
     std::stringstream text;

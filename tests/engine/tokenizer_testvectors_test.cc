@@ -59,7 +59,9 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(VectorCase{"llama-spm", "llama2"},
                       VectorCase{"llama-spm", "llama2-json-legacy"},
                       VectorCase{"llama-bpe", "llama3"}, VectorCase{"qwen2", "qwen3"},
-                      VectorCase{"deepseek-r1-qwen", "qwen3"}),
+                      VectorCase{"deepseek-r1-qwen", "qwen3"},
+                      VectorCase{"deepseek-llm", "deepseek-llm"},
+                      VectorCase{"deepseek-coder", "deepseek-coder"}),
     [](const auto& info) {
       std::string name = std::string(info.param.vectors) + "_" + info.param.tokenizer;
       for (char& ch : name) {

@@ -8,9 +8,9 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "absl/synchronization/notification.h"
 #include "nlohmann/json.hpp"
 #include "services/common/admission.h"
 #include "services/common/config_file.h"
@@ -53,8 +53,16 @@ TEST(FlagSetTest, ParsesFormsAndRepeats) {
   TestFlags f;
   FlagSet set("test");
   Register(set, &f);
-  const char* argv[] = {"prog", "--listen=127.0.0.1:5", "--metrics_port", "9", "--verbose",
-                        "--model", "a=/x", "--model=b=/y", "pos", "--grace=0.25"};
+  const char* argv[] = {"prog",
+                        "--listen=127.0.0.1:5",
+                        "--metrics_port",
+                        "9",
+                        "--verbose",
+                        "--model",
+                        "a=/x",
+                        "--model=b=/y",
+                        "pos",
+                        "--grace=0.25"};
   ASSERT_TRUE(set.Parse(10, argv).ok());
   EXPECT_EQ(f.listen, "127.0.0.1:5");
   EXPECT_EQ(f.port, 9);
@@ -81,9 +89,9 @@ TEST(FlagSetTest, RejectsUnknownFlagAndBadValue) {
 }
 
 TEST(FlagSetTest, ConfigFileThenCommandLineWins) {
-  std::string path =
-      WriteTemp("cfg.txt", "# comment\nlisten = 10.0.0.1:80\nmodel = a=/1\nmodel=b=/2\n"
-                           "metrics-port=11\n");
+  std::string path = WriteTemp("cfg.txt",
+                               "# comment\nlisten = 10.0.0.1:80\nmodel = a=/1\nmodel=b=/2\n"
+                               "metrics-port=11\n");
   TestFlags f;
   FlagSet set("test");
   Register(set, &f);
@@ -109,7 +117,8 @@ TEST(FlagSetTest, UnknownKeyInConfigNamesTheFile) {
 
 TEST(FlagSetTest, JsonConfigWithArraysAndCommandLineReplacingRepeated) {
   std::string path = WriteTemp(
-      "cfg.json", R"({"listen": "h:1", "metrics_port": 5, "verbose": true, "model": ["a=/1", "b=/2"]})");
+      "cfg.json",
+      R"({"listen": "h:1", "metrics_port": 5, "verbose": true, "model": ["a=/1", "b=/2"]})");
   TestFlags f;
   FlagSet set("test");
   Register(set, &f);
@@ -129,8 +138,7 @@ TEST(ConfigFileTest, ReportsMalformedLineAndJson) {
   ASSERT_FALSE(json.ok());
   EXPECT_THAT(std::string(json.status().message()), HasSubstr("'a'"));
   EXPECT_FALSE(ParseConfigText("{ not json").ok());
-  EXPECT_EQ(ReadConfigFile("/nonexistent/corvid.cfg").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(ReadConfigFile("/nonexistent/corvid.cfg").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(AdmissionGateTest, CountsRefusesAfterDrainAndRunsListeners) {
@@ -147,7 +155,10 @@ TEST(AdmissionGateTest, CountsRefusesAfterDrainAndRunsListeners) {
   EXPECT_EQ(told.load(), 1);
   EXPECT_FALSE(gate.TryEnter().has_value());
   EXPECT_FALSE(gate.WaitIdle(absl::Now() + absl::Milliseconds(20)));
-  std::thread releaser([&] { a.reset(); b.reset(); });
+  std::thread releaser([&] {
+    a.reset();
+    b.reset();
+  });
   EXPECT_TRUE(gate.WaitIdle(absl::Now() + absl::Seconds(10)));
   releaser.join();
   EXPECT_EQ(gate.in_flight(), 0);
@@ -206,7 +217,8 @@ TEST(LoggingTest, FieldsAreValidJsonEvenWithHostileText) {
 
 TEST(MetricsServerTest, ServesPrefixedMetricsOverHttp) {
   auto registry = std::make_shared<prometheus::Registry>();
-  AddCounterFamily(*registry, "test_requests_total", "requests").Add({{"method", "Encode"}})
+  AddCounterFamily(*registry, "test_requests_total", "requests")
+      .Add({{"method", "Encode"}})
       .Increment(3);
   auto server = MetricsServer::Start("127.0.0.1:0", registry);
   ASSERT_TRUE(server.ok()) << server.status();

@@ -110,7 +110,7 @@ TEST_F(TokenizerLifecycleTest, HealthFollowsLoadingServingAndDrain) {
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);  // "draining"
   ASSERT_EQ(drained.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   service::DrainResult result = drained.get();
-  EXPECT_EQ(result.in_flight_at_start, 1);
+  EXPECT_GE(result.in_flight_at_start, 1);  // the stream (an Encode may not be done yet)
   EXPECT_EQ(result.cancelled, 0);
   EXPECT_LT(result.elapsed, absl::Seconds(10));  // finished early, not by the grace period
 }
@@ -211,8 +211,8 @@ TEST_F(TokenizerLifecycleTest, BinaryDrainsAndExitsZeroOnSigterm) {
   std::string binary = std::string(CORVID_BINARY_DIR) + "/services/tokenizer/corvid-tokenizer";
   ASSERT_EQ(access(binary.c_str(), X_OK), 0) << binary;
   ChildServer child;
-  ASSERT_TRUE(child.Start(binary, {"--listen=127.0.0.1:0", "--model=stories=" + StoriesDir(),
-                                   "--metrics-port=-1"}));
+  ASSERT_TRUE(child.Start(
+      binary, {"--listen=127.0.0.1:0", "--model=stories=" + StoriesDir(), "--metrics-port=-1"}));
   auto channel = Connect(child.port());
   EXPECT_EQ(AwaitHealth(channel, "", HealthState::kServing), HealthState::kServing);
   auto stub = v1::Tokenizer::NewStub(channel);

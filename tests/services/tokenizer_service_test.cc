@@ -23,36 +23,26 @@ class TokenizerServiceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (!HaveModels()) return;
-    auto server = TokenizerServer::Start(
-        TestConfig({{"stories", StoriesDir()}, {"llama3", Llama3Dir()}}));
+    auto server =
+        TokenizerServer::Start(TestConfig({{"stories", StoriesDir()}, {"llama3", Llama3Dir()}}));
     ASSERT_TRUE(server.ok()) << server.status();
     ASSERT_TRUE((*server)->LoadModels().ok());
     server_ = server->release();
-    stories_ = std::move(LoadTokenizer(StoriesDir())).value().release();
-    llama3_ = std::move(LoadTokenizer(Llama3Dir())).value().release();
   }
   static void TearDownTestSuite() {
     delete server_;
-    delete stories_;
-    delete llama3_;
     server_ = nullptr;
   }
   void SetUp() override {
     if (!HaveModels()) GTEST_SKIP() << "test models not found under " << ModelsDir();
     stub_ = v1::Tokenizer::NewStub(Connect(server_->port()));
   }
-  const Tokenizer& Lib(const std::string& model) {
-    return model == "llama3" ? *llama3_ : *stories_;
-  }
+  const Tokenizer& Lib(const std::string& model) { return testing_util::Lib(*server_, model); }
 
   static TokenizerServer* server_;
-  static Tokenizer* stories_;
-  static Tokenizer* llama3_;
   std::unique_ptr<v1::Tokenizer::Stub> stub_;
 };
 TokenizerServer* TokenizerServiceTest::server_ = nullptr;
-Tokenizer* TokenizerServiceTest::stories_ = nullptr;
-Tokenizer* TokenizerServiceTest::llama3_ = nullptr;
 
 TEST_F(TokenizerServiceTest, BatchedEncodeDecodeCountMatchLibrary) {
   std::vector<std::string> texts = TestStrings();
@@ -150,7 +140,7 @@ TEST_F(TokenizerServiceTest, DefaultModelAndGetInfo) {
   v1::GetInfoResponse linfo;
   grpc::ClientContext lctx;
   ASSERT_TRUE(stub_->GetInfo(&lctx, lreq, &linfo).ok());
-  EXPECT_EQ(linfo.vocab_size(), llama3_->vocab_size());
+  EXPECT_EQ(linfo.vocab_size(), Lib("llama3").vocab_size());
   EXPECT_GE(linfo.special_tokens_size(), 2);
   bool found_bos = false;
   for (const auto& t : linfo.special_tokens()) found_bos |= t.piece() == "<|begin_of_text|>";
@@ -214,8 +204,8 @@ TEST_F(TokenizerServiceTest, BadInputsNameTheIndex) {
     req.add_texts("x");
     v1::EncodeResponse resp;
     grpc::ClientContext ctx;
-    cases.push_back({"unknown model", grpc::StatusCode::NOT_FOUND, "gpt-9",
-                     stub_->Encode(&ctx, req, &resp)});
+    cases.push_back(
+        {"unknown model", grpc::StatusCode::NOT_FOUND, "gpt-9", stub_->Encode(&ctx, req, &resp)});
   }
   for (const Case& c : cases) {
     EXPECT_EQ(c.status.error_code(), c.code) << c.name << ": " << c.status.error_message();

@@ -22,8 +22,8 @@ class TokenizerStreamTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (!HaveModels()) return;
-    auto server = TokenizerServer::Start(
-        TestConfig({{"stories", StoriesDir()}, {"llama3", Llama3Dir()}}));
+    auto server =
+        TokenizerServer::Start(TestConfig({{"stories", StoriesDir()}, {"llama3", Llama3Dir()}}));
     ASSERT_TRUE(server.ok()) << server.status();
     ASSERT_TRUE((*server)->LoadModels().ok());
     server_ = server->release();
@@ -51,9 +51,9 @@ class TokenizerStreamTest : public ::testing::Test {
 TokenizerServer* TokenizerStreamTest::server_ = nullptr;
 
 struct Sequence {
-  uint64_t id;
+  uint64_t id = 0;
   std::vector<int32_t> ids;
-  bool skip_special;
+  bool skip_special = false;
   size_t sent = 0;
   std::string text;
   bool finished = false;
@@ -70,7 +70,11 @@ void RunStream(v1::Tokenizer::Stub* stub, const std::string& model, const Tokeni
     bool special = (i % 3) == 0;
     auto ids = lib.Encode(text + " " + texts[(i * 11) % texts.size()], special);
     if (!ids.ok()) return void(*failure = "encode failed");
-    seqs.push_back({seed * 1000 + i, *ids, (i % 2) == 0});
+    Sequence seq;
+    seq.id = seed * 1000 + i;
+    seq.ids = *ids;
+    seq.skip_special = (i % 2) == 0;
+    seqs.push_back(std::move(seq));
   }
   grpc::ClientContext ctx;
   std::unique_ptr<Stream> stream = stub->DetokenizeStream(&ctx);
@@ -117,17 +121,16 @@ void RunStream(v1::Tokenizer::Stub* stub, const std::string& model, const Tokeni
 }
 
 TEST_F(TokenizerStreamTest, ConcurrentMultiplexedStreamsReproduceDecode) {
-  auto stories = LoadTokenizer(StoriesDir());
-  auto llama3 = LoadTokenizer(Llama3Dir());
-  ASSERT_TRUE(stories.ok() && llama3.ok());
+  const Tokenizer& stories = Lib(*server_, "stories");
+  const Tokenizer& llama3 = Lib(*server_, "llama3");
   constexpr int kStreams = 6;
   std::vector<std::string> failures(kStreams);
   std::vector<std::thread> threads;
   for (int t = 0; t < kStreams; ++t) {
     threads.emplace_back([&, t] {
       bool use_llama = t % 2 == 1;
-      RunStream(stub_.get(), use_llama ? "llama3" : "stories", use_llama ? **llama3 : **stories,
-                t + 1, &failures[t]);
+      RunStream(stub_.get(), use_llama ? "llama3" : "stories", use_llama ? llama3 : stories, t + 1,
+                &failures[t]);
     });
   }
   for (auto& th : threads) th.join();
@@ -135,14 +138,13 @@ TEST_F(TokenizerStreamTest, ConcurrentMultiplexedStreamsReproduceDecode) {
 }
 
 TEST_F(TokenizerStreamTest, PrefixSetsContextButIsNotEmitted) {
-  auto lib = LoadTokenizer(StoriesDir());
-  ASSERT_TRUE(lib.ok());
-  std::vector<int32_t> prefix = *(*lib)->Encode("Once upon", true);
-  std::vector<int32_t> ids = *(*lib)->Encode("a time", false);
+  const Tokenizer* lib = &Lib(*server_, "stories");
+  std::vector<int32_t> prefix = *lib->Encode("Once upon", true);
+  std::vector<int32_t> ids = *lib->Encode("a time", false);
   std::vector<int32_t> all = prefix;
   all.insert(all.end(), ids.begin(), ids.end());
-  std::string full = *(*lib)->Decode(all, false);
-  std::string head = *(*lib)->Decode(prefix, false);
+  std::string full = *lib->Decode(all, false);
+  std::string head = *lib->Decode(prefix, false);
   ASSERT_EQ(full.substr(0, head.size()), head);
 
   grpc::ClientContext ctx;
@@ -206,6 +208,40 @@ TEST_F(TokenizerStreamTest, ItemErrorsDropOneSequenceOnly) {
   grpc::Status status = stream->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("stories"));
+}
+
+TEST_F(TokenizerStreamTest, LiveSequenceAndStepLimits) {
+  // TestConfig allows 16 live sequences per stream.
+  grpc::ClientContext ctx;
+  auto stream = stub_->DetokenizeStream(&ctx);
+  v1::DetokenizeRequest fill;
+  for (uint64_t id = 0; id < 16; ++id) {
+    auto* step = fill.add_steps();
+    step->set_sequence_id(id);
+    AddIds(step->mutable_ids(), {403});
+  }
+  v1::DetokenizeResponse resp = RoundTrip(stream.get(), fill);
+  ASSERT_EQ(resp.deltas_size(), 16);
+  for (const auto& d : resp.deltas()) EXPECT_FALSE(d.has_error());
+  v1::DetokenizeRequest one_more;
+  auto* extra = one_more.add_steps();
+  extra->set_sequence_id(99);
+  AddIds(extra->mutable_ids(), {403});
+  auto* old = one_more.add_steps();  // an existing sequence still advances
+  old->set_sequence_id(3);
+  AddIds(old->mutable_ids(), {407});
+  resp = RoundTrip(stream.get(), one_more);
+  ASSERT_EQ(resp.deltas_size(), 2);
+  EXPECT_EQ(resp.deltas(0).error().code(), static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED));
+  EXPECT_EQ(resp.deltas(1).text(), " upon");
+  // More steps than sequences may be live ends the stream.
+  v1::DetokenizeRequest too_many;
+  for (uint64_t id = 0; id < 17; ++id) too_many.add_steps()->set_sequence_id(id);
+  ASSERT_TRUE(stream->Write(too_many));
+  EXPECT_FALSE(stream->Read(&resp));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("17 steps"));
 }
 
 TEST_F(TokenizerStreamTest, UnknownModelEndsStreamWithNotFound) {

@@ -37,7 +37,8 @@ inline std::string ReadFile(const std::string& path) {
 
 // The 46 strings of llama.cpp's tokenizer test vectors (the .inp file's segments).
 inline std::vector<std::string> TestStrings() {
-  std::string text = ReadFile(ModelsDir() + "/tokenizers/testvectors/ggml-vocab-llama-bpe.gguf.inp");
+  std::string text =
+      ReadFile(ModelsDir() + "/tokenizers/testvectors/ggml-vocab-llama-bpe.gguf.inp");
   std::vector<std::string> parts = absl::StrSplit(text, "\n__ggml_vocab_test__\n");
   if (!parts.empty() && parts.back().empty()) parts.pop_back();
   return parts;
@@ -46,7 +47,8 @@ inline std::vector<std::string> TestStrings() {
 // The expected Llama 3 ids for TestStrings(), one line each (from Hugging Face).
 inline std::vector<std::vector<int32_t>> Llama3GoldenIds() {
   std::vector<std::vector<int32_t>> out;
-  std::string text = ReadFile(ModelsDir() + "/tokenizers/testvectors/ggml-vocab-llama-bpe.gguf.out");
+  std::string text =
+      ReadFile(ModelsDir() + "/tokenizers/testvectors/ggml-vocab-llama-bpe.gguf.out");
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
     std::vector<int32_t> ids;
     for (absl::string_view tok : absl::StrSplit(line, ' ', absl::SkipWhitespace())) {
@@ -55,6 +57,12 @@ inline std::vector<std::vector<int32_t>> Llama3GoldenIds() {
     out.push_back(std::move(ids));
   }
   return out;
+}
+
+// The tokenizer library object `server` serves as `model` (the same code path a separate
+// LoadTokenizer would take, without paying for the load twice).
+inline const Tokenizer& Lib(const TokenizerServer& server, const std::string& model) {
+  return *(*server.models()->Find(model))->tokenizer;
 }
 
 inline void AddIds(google::protobuf::RepeatedField<int32_t>* field,

@@ -57,8 +57,8 @@ class RemoteSession {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::milliseconds(static_cast<int64_t>(options_.timeout_s * 1e3)));
-    grpc::Status status = options_.decode ? Decode(&context, lines, first_line)
-                                          : Encode(&context, lines);
+    grpc::Status status =
+        options_.decode ? Decode(&context, lines, first_line) : Encode(&context, lines);
     if (!status.ok()) {
       std::fprintf(stderr, "corvid tokenize: line %d: %s: %s\n",
                    ErrorLine(status.error_message(), first_line), StatusName(status),
@@ -70,12 +70,18 @@ class RemoteSession {
  private:
   static const char* StatusName(const grpc::Status& s) {
     switch (s.error_code()) {
-      case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-      case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-      case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-      case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-      case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-      default: return "ERROR";
+      case grpc::StatusCode::INVALID_ARGUMENT:
+        return "INVALID_ARGUMENT";
+      case grpc::StatusCode::NOT_FOUND:
+        return "NOT_FOUND";
+      case grpc::StatusCode::UNAVAILABLE:
+        return "UNAVAILABLE";
+      case grpc::StatusCode::DEADLINE_EXCEEDED:
+        return "DEADLINE_EXCEEDED";
+      case grpc::StatusCode::RESOURCE_EXHAUSTED:
+        return "RESOURCE_EXHAUSTED";
+      default:
+        return "ERROR";
     }
   }
 
@@ -104,9 +110,9 @@ class RemoteSession {
       for (absl::string_view field : absl::StrSplit(lines[i], ' ', absl::SkipEmpty())) {
         int32_t id;
         if (!absl::SimpleAtoi(field, &id)) {
-          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                              "sequences[" + std::to_string(i) + "]: '" + std::string(field) +
-                                  "' is not a token id");
+          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "sequences[" + std::to_string(i) +
+                                                                      "]: '" + std::string(field) +
+                                                                      "' is not a token id");
         }
         ids->Add(id);
       }

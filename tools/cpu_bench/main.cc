@@ -107,7 +107,8 @@ int Main() {
   const std::string dir = absl::GetFlag(FLAGS_model);
   auto config = dir.empty() ? PresetConfig(absl::GetFlag(FLAGS_preset)) : ModelConfig::FromDir(dir);
   if (!config.ok()) return std::fprintf(stderr, "%s\n", config.status().ToString().c_str()), 1;
-  auto store = dir.empty() ? WeightStore::Dummy(*config, DType::kF32, 1) : WeightStore::Open(dir, *config);
+  auto store =
+      dir.empty() ? WeightStore::Dummy(*config, DType::kF32, 1) : WeightStore::Open(dir, *config);
   if (!store.ok()) return std::fprintf(stderr, "%s\n", store.status().ToString().c_str()), 1;
   const int threads = ResolveNumThreads(absl::GetFlag(FLAGS_threads));
   const int reps = std::max(1, absl::GetFlag(FLAGS_reps));
@@ -129,25 +130,33 @@ int Main() {
   store->reset();  // the backend holds its own fp32 copy
 
   const int64_t weight_bytes = CpuBackendWeightBytesPerStep(**backend);
-  std::printf("model: %s  (%.2fM params, %d layers, hidden %d, vocab %d), threads %d, SIMD %d lanes\n",
-              dir.empty() ? absl::GetFlag(FLAGS_preset).c_str() : dir.c_str(),
-              config->NumParameters() / 1e6, config->num_layers, config->hidden_size,
-              config->vocab_size, threads, simd::kLanes);
+  std::printf(
+      "model: %s  (%.2fM params, %d layers, hidden %d, vocab %d), threads %d, SIMD %d lanes\n",
+      dir.empty() ? absl::GetFlag(FLAGS_preset).c_str() : dir.c_str(),
+      config->NumParameters() / 1e6, config->num_layers, config->hidden_size, config->vocab_size,
+      threads, simd::kLanes);
   const bool roofline = absl::GetFlag(FLAGS_roofline);
   const double copy_gbs = roofline ? bench::CopyBandwidthGBs(int64_t{512} << 20, threads, reps) : 0;
   const double read_big = roofline ? bench::ReadBandwidthGBs(int64_t{1} << 30, threads, reps) : 0;
   const double read_model = roofline ? bench::ReadBandwidthGBs(weight_bytes, threads, 3 * reps) : 0;
   const double peak_gflops = roofline ? bench::FmaPeakGFlops(threads) : 0;
   if (roofline) {
-    std::printf("memory: copy %.1f GB/s (STREAM copy, 2x512 MiB), read %.1f GB/s (1 GiB), "
-                "read %.1f GB/s at the model's %.1f MB of weights\n",
-                copy_gbs, read_big, read_model, weight_bytes / 1e6);
+    std::printf(
+        "memory: copy %.1f GB/s (STREAM copy, 2x512 MiB), read %.1f GB/s (1 GiB), "
+        "read %.1f GB/s at the model's %.1f MB of weights\n",
+        copy_gbs, read_big, read_model, weight_bytes / 1e6);
     std::printf("compute: FMA peak %.1f GFLOP/s\n", peak_gflops);
   }
-  const double flops_per_token = 2.0 * weight_bytes / 4;
+  const ModelConfig& c = *config;
+  const double layer_params = static_cast<double>(c.num_layers) * c.hidden_size *
+                              (2.0 * c.q_dim() + 2.0 * c.kv_dim() + 3.0 * c.intermediate_size);
+  // Matmuls of every prompt token, q.k and p.v over the causal triangle, one lm_head row.
+  const double prefill_flops = 2.0 * layer_params * len +
+                               4.0 * c.num_layers * c.q_dim() * (len * (len + 1.0) / 2) +
+                               2.0 * c.vocab_size * c.hidden_size;
   const double t_prefill = TimePrefill(**backend, len, blocks_per_seq, reps);
   if (t_prefill < 0) return 1;
-  const double prefill_gflops = flops_per_token * len / t_prefill / 1e9;
+  const double prefill_gflops = prefill_flops / t_prefill / 1e9;
   std::printf("prefill: %d tokens in %.2f ms = %.0f tokens/s (%.1f GFLOP/s", len, t_prefill * 1e3,
               len / t_prefill, prefill_gflops);
   if (roofline) std::printf(", %.0f%% of FMA peak", 100.0 * prefill_gflops / peak_gflops);
@@ -157,11 +166,13 @@ int Main() {
     if (t < 0) return 1;
     const double step_s = t / steps;
     // K and V of every cached position, every layer, every sequence, at the average context.
-    const double kv_bytes = 2.0 * config->num_layers * config->kv_dim() * 4 * b * (len + steps / 2.0);
+    const double kv_bytes =
+        2.0 * config->num_layers * config->kv_dim() * 4 * b * (len + steps / 2.0);
     const double gbs = (weight_bytes + kv_bytes) / step_s / 1e9;
-    std::printf("decode batch %d: %.0f tokens/s (%.3f ms/step, context %d..%d); %.1f MB/step -> "
-                "%.1f GB/s", b, b * steps / t, step_s * 1e3, len, len + steps,
-                (weight_bytes + kv_bytes) / 1e6, gbs);
+    std::printf(
+        "decode batch %d: %.0f tokens/s (%.3f ms/step, context %d..%d); %.1f MB/step -> "
+        "%.1f GB/s",
+        b, b * steps / t, step_s * 1e3, len, len + steps, (weight_bytes + kv_bytes) / 1e6, gbs);
     if (roofline) {
       std::printf(" = %.0f%% of read bw (1 GiB), %.0f%% of read bw (model size)",
                   100 * gbs / read_big, 100 * gbs / read_model);

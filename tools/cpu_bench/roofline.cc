@@ -75,9 +75,10 @@ double ReadBandwidthGBs(int64_t bytes, int threads, int reps) {
             acc[j] = simd::VFma(simd::VLoad(p + (i + j) * simd::kLanes), simd::VSet1(1.0f), acc[j]);
           }
         }
-        for (; i < e; ++i) acc[0] = simd::VFma(simd::VLoad(p + i * simd::kLanes), simd::VSet1(1.0f), acc[0]);
-        sink[CurrentTeamMember().index] += simd::VSum(acc[0]) + simd::VSum(acc[1]) +
-                                           simd::VSum(acc[2]) + simd::VSum(acc[3]);
+        for (; i < e; ++i)
+          acc[0] = simd::VFma(simd::VLoad(p + i * simd::kLanes), simd::VSet1(1.0f), acc[0]);
+        sink[CurrentTeamMember().index] +=
+            simd::VSum(acc[0]) + simd::VSum(acc[1]) + simd::VSum(acc[2]) + simd::VSum(acc[3]);
       });
     });
     best = std::min(best, Seconds(t0, Clock::now()));
@@ -111,7 +112,8 @@ double FmaPeakGFlops(int threads) {
   }
   volatile float keep = sink[0];
   (void)keep;
-  return 2.0 * simd::kLanes * kChains * static_cast<double>(kIters / threads * threads) / best / 1e9;
+  return 2.0 * simd::kLanes * kChains * static_cast<double>(kIters / threads * threads) / best /
+         1e9;
 }
 
 }  // namespace corvid::bench

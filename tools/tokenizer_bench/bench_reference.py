@@ -67,6 +67,8 @@ def best_of(passes, fn):
 def reference(model_dir, lines, passes):
     """[(label, seconds, tokens, load_seconds)] for the reference library of model_dir."""
     out = []
+    if model_dir.endswith(".gguf"):
+        return out  # no Python library reads GGUF vocabularies
     if os.path.exists(os.path.join(model_dir, "tokenizer.json")):
         from tokenizers import Tokenizer
         t = time.perf_counter()

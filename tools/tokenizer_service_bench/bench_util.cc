@@ -3,7 +3,9 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <fstream>
 #include <random>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -14,13 +16,16 @@ namespace corvid::bench {
 namespace {
 
 constexpr const char* kWords[] = {
-    "the", "model", "returns", "a", "summary", "of", "this", "document", "and", "lists",
-    "every", "customer", "who", "ordered", "between", "January", "March", "please", "write",
-    "short", "story", "about", "little", "girl", "named", "Lily", "she", "loved", "to", "play",
-    "outside", "in", "park", "translate", "following", "sentence", "into", "French", "café",
-    "naïve", "résumé", "function", "returns", "value", "error", "when", "input", "is", "empty",
-    "explain", "why", "sky", "blue", "Straße", "über", "Größe", "system", "prompt", "assistant",
-    "user", "question", "answer", "temperature", "token", "budget", "deadline", "server"};
+    "the",      "model",   "returns",   "a",      "summary",  "of",        "this",
+    "document", "and",     "lists",     "every",  "customer", "who",       "ordered",
+    "between",  "January", "March",     "please", "write",    "short",     "story",
+    "about",    "little",  "girl",      "named",  "Lily",     "she",       "loved",
+    "to",       "play",    "outside",   "in",     "park",     "translate", "following",
+    "sentence", "into",    "French",    "café",   "naïve",    "résumé",    "function",
+    "returns",  "value",   "error",     "when",   "input",    "is",        "empty",
+    "explain",  "why",     "sky",       "blue",   "Straße",   "über",      "Größe",
+    "system",   "prompt",  "assistant", "user",   "question", "answer",    "temperature",
+    "token",    "budget",  "deadline",  "server"};
 
 }  // namespace
 
@@ -50,6 +55,35 @@ std::vector<std::string> MakePrompts(int count, int bytes, uint32_t seed) {
   return out;
 }
 
+absl::StatusOr<std::vector<std::string>> CorpusPrompts(const std::vector<std::string>& files,
+                                                       int count, int bytes, uint32_t seed) {
+  std::string text;
+  for (const std::string& path : files) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+    std::ostringstream s;
+    s << in.rdbuf();
+    text += s.str();
+    text += '\n';
+  }
+  if (static_cast<int>(text.size()) < 2 * bytes) {
+    return absl::InvalidArgumentError("corpus shorter than two prompts");
+  }
+  auto continuation = [&](size_t i) {
+    return (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
+  };
+  std::mt19937 rng(seed);
+  std::vector<std::string> out;
+  for (int i = 0; i < count; ++i) {
+    size_t start = rng() % (text.size() - bytes - 8);
+    while (continuation(start)) ++start;
+    size_t end = start + bytes;
+    while (end > start && continuation(end)) --end;
+    out.push_back(text.substr(start, end - start));
+  }
+  return out;
+}
+
 LatencySummary Summarize(std::vector<double> seconds) {
   LatencySummary s;
   if (seconds.empty()) return s;
@@ -75,7 +109,8 @@ absl::StatusOr<double> ScrapeServerCpuSeconds(const std::string& metrics_address
   httplib::Client client(metrics_address.substr(0, colon), port);
   auto res = client.Get("/metrics");
   if (!res || res->status != 200) {
-    return absl::UnavailableError(absl::StrCat("cannot scrape http://", metrics_address, "/metrics"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot scrape http://", metrics_address, "/metrics"));
   }
   double total = 0;
   int found = 0;

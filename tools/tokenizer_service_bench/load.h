@@ -15,9 +15,9 @@
 namespace corvid::bench {
 
 struct LoadResult {
-  int64_t calls = 0;       // Encode calls, or DetokenizeStream messages answered
+  int64_t calls = 0;  // Encode calls, or DetokenizeStream messages answered
   int64_t errors = 0;
-  int64_t tokens = 0;      // ids produced (encode) or consumed (detokenize)
+  int64_t tokens = 0;  // ids produced (encode) or consumed (detokenize)
   absl::Duration elapsed;
   std::vector<double> latencies_s;
   std::string first_error;

@@ -17,15 +17,16 @@ struct Slot {
 
 // One stream in lockstep: write a step message, read its reply.
 void RunStream(const std::shared_ptr<grpc::Channel>& channel, const std::string& model,
-               const std::vector<std::vector<int32_t>>& id_lists, int stream_index,
-               int sequences, absl::Time end, LoadResult* result) {
+               const std::vector<std::vector<int32_t>>& id_lists, int stream_index, int sequences,
+               absl::Time end, LoadResult* result) {
   auto stub = v1::Tokenizer::NewStub(channel);
   grpc::ClientContext context;
   auto stream = stub->DetokenizeStream(&context);
   std::vector<Slot> slots;
   uint64_t next_id = 0;
   for (int s = 0; s < sequences; ++s) {
-    slots.push_back({next_id++, static_cast<size_t>(stream_index * sequences + s) % id_lists.size()});
+    slots.push_back(
+        {next_id++, static_cast<size_t>(stream_index * sequences + s) % id_lists.size()});
   }
   v1::DetokenizeRequest request;
   v1::DetokenizeResponse response;

@@ -73,8 +73,8 @@ LoadResult RunEncodeLoad(const std::vector<std::shared_ptr<grpc::Channel>>& chan
   absl::Time start = absl::Now();
   std::vector<std::unique_ptr<EncodeClient>> clients;
   for (size_t i = 0; i < channels.size(); ++i) {
-    clients.push_back(std::make_unique<EncodeClient>(channels[i], model, &prompts,
-                                                     i * 7919, start + duration));
+    clients.push_back(
+        std::make_unique<EncodeClient>(channels[i], model, &prompts, i * 7919, start + duration));
   }
   for (auto& c : clients) c->Start();
   LoadResult total;

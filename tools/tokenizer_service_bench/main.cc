@@ -35,6 +35,7 @@ struct Flags {
   double warmup_s = 2;
   int64_t streams = 8;
   int64_t sequences = 32;
+  std::vector<std::string> corpus;
 };
 
 std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const std::string& target, int n) {
@@ -75,14 +76,14 @@ void Report(const char* phase, const LoadResult& r, absl::StatusOr<double> cpu_s
   LatencySummary lat = Summarize(r.latencies_s);
   std::printf("%s: %lld calls in %.2f s = %.0f calls/s, %.0f tokens/s, %lld errors%s%s\n", phase,
               static_cast<long long>(r.calls), secs, r.calls / secs, r.tokens / secs,
-              static_cast<long long>(r.errors), r.errors ? ", first: " : "",
-              r.first_error.c_str());
+              static_cast<long long>(r.errors), r.errors ? ", first: " : "", r.first_error.c_str());
   std::printf("  latency ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", lat.p50_ms, lat.p90_ms,
               lat.p99_ms, lat.max_ms);
   if (cpu_s.ok() && r.tokens > 0) {
-    std::printf("  server CPU: %.2f s (%.2f cores busy), %.3f ms per 1,000 tokens %s, %.1f us per call\n",
-                *cpu_s, *cpu_s / secs, *cpu_s / r.tokens * 1e6 / 1e3, token_word,
-                *cpu_s / r.calls * 1e6);
+    std::printf(
+        "  server CPU: %.2f s (%.2f cores busy), %.1f us per 1,000 tokens %s, "
+        "%.1f us per call\n",
+        *cpu_s, *cpu_s / secs, *cpu_s * 1e9 / r.tokens, token_word, *cpu_s * 1e6 / r.calls);
   } else if (!cpu_s.ok()) {
     std::printf("  server CPU: unavailable (%s)\n", std::string(cpu_s.status().message()).c_str());
   }
@@ -95,8 +96,8 @@ void Measure(const Flags& f, const char* phase, const char* token_word, Load loa
   absl::StatusOr<double> cpu0 = ScrapeServerCpuSeconds(f.metrics);
   LoadResult r = load(absl::Seconds(f.duration_s));
   absl::StatusOr<double> cpu1 = ScrapeServerCpuSeconds(f.metrics);
-  absl::StatusOr<double> cpu = cpu0.ok() && cpu1.ok() ? absl::StatusOr<double>(*cpu1 - *cpu0)
-                                                      : (cpu0.ok() ? cpu1 : cpu0);
+  absl::StatusOr<double> cpu =
+      cpu0.ok() && cpu1.ok() ? absl::StatusOr<double>(*cpu1 - *cpu0) : (cpu0.ok() ? cpu1 : cpu0);
   Report(phase, r, cpu, token_word);
 }
 
@@ -112,11 +113,22 @@ int Run(const Flags& f) {
     std::fprintf(stderr, "GetInfo on %s: %s\n", f.server.c_str(), s.error_message().c_str());
     return 1;
   }
-  std::vector<std::string> prompts = MakePrompts(static_cast<int>(f.prompts),
-                                                 static_cast<int>(f.prompt_bytes), 1234);
-  std::printf("server %s, model %s (vocab %d), %lld prompts of %lld bytes\n", f.server.c_str(),
-              info.model().c_str(), info.vocab_size(), static_cast<long long>(f.prompts),
-              static_cast<long long>(f.prompt_bytes));
+  std::vector<std::string> prompts;
+  if (f.corpus.empty()) {
+    prompts = MakePrompts(static_cast<int>(f.prompts), static_cast<int>(f.prompt_bytes), 1234);
+  } else {
+    auto from_corpus = CorpusPrompts(f.corpus, static_cast<int>(f.prompts),
+                                     static_cast<int>(f.prompt_bytes), 1234);
+    if (!from_corpus.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(from_corpus.status().message()).c_str());
+      return 2;
+    }
+    prompts = std::move(*from_corpus);
+  }
+  std::printf("server %s, model %s (vocab %d), %lld prompts of ~%lld bytes from %s\n",
+              f.server.c_str(), info.model().c_str(), info.vocab_size(),
+              static_cast<long long>(f.prompts), static_cast<long long>(f.prompt_bytes),
+              f.corpus.empty() ? "the synthetic generator" : "--corpus");
   for (absl::string_view phase : absl::StrSplit(f.phases, ',')) {
     if (phase == "encode") {
       std::vector<std::shared_ptr<grpc::Channel>> clients(channels.begin(),
@@ -150,7 +162,8 @@ int Run(const Flags& f) {
 
 int main(int argc, char** argv) {
   corvid::bench::Flags f;
-  corvid::service::FlagSet flags("corvid-tokenizer-service-bench --server HOST:PORT --metrics HOST:PORT");
+  corvid::service::FlagSet flags(
+      "corvid-tokenizer-service-bench --server HOST:PORT --metrics HOST:PORT");
   flags.AddString("server", &f.server, "corvid-tokenizer gRPC address");
   flags.AddString("metrics", &f.metrics, "the server's /metrics HOST:PORT (for its CPU time)");
   flags.AddString("model", &f.model, "model name (empty: the server's default)");
@@ -162,6 +175,8 @@ int main(int argc, char** argv) {
   flags.AddDouble("warmup-s", &f.warmup_s, "unmeasured seconds before each phase");
   flags.AddInt("streams", &f.streams, "DetokenizeStream calls");
   flags.AddInt("sequences", &f.sequences, "sequences multiplexed per stream");
+  flags.AddRepeated("corpus", &f.corpus,
+                    "text file(s) to cut prompts from (default: a synthetic generator)");
   absl::Status s = flags.Parse(argc, argv);
   if (flags.help_requested()) {
     std::fputs(flags.Usage().c_str(), stdout);
@@ -169,7 +184,8 @@ int main(int argc, char** argv) {
   }
   if (!s.ok() || f.clients < 1 || f.streams < 1 || f.sequences < 1 || f.prompts < 1 ||
       f.prompt_bytes < 1) {
-    std::fprintf(stderr, "%s\n%s", s.ok() ? "counts must be >= 1" : std::string(s.message()).c_str(),
+    std::fprintf(stderr, "%s\n%s",
+                 s.ok() ? "counts must be >= 1" : std::string(s.message()).c_str(),
                  flags.Usage().c_str());
     return 2;
   }

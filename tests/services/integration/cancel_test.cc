@@ -100,15 +100,20 @@ TEST_F(CancelTest, ExpiredDeadlineIsDeadlineExceededAndFreesTheKv) {
 }
 
 TEST_F(CancelTest, ADeadlineThatCannotBeMetIsRefusedUpFront) {
-  // Fill the only worker's 64 slots with long requests, then ask for a first token in 20 ms.
+  // Fill the only worker's 64 slots with long requests (2 s each), then ask for a first token
+  // within 20 ms: no slot frees before ~1 s, so the scheduler refuses it at once.
   std::vector<std::thread> load;
   std::vector<StreamResult> results(64);
   for (int i = 0; i < 64; ++i) {
     load.emplace_back([&, i] {
-      results[i] = RunStream(stub_.get(), LongRequest(), absl::Milliseconds(1500));
+      results[i] = RunStream(stub_.get(), LongRequest(), absl::Seconds(5));
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  // Wait until the worker holds all 64 (its every slot), however slow this machine is.
+  for (int i = 0; i < 500 && WorkerMetrics()["corvid_worker_live_requests"] < 64; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(WorkerMetrics()["corvid_worker_live_requests"], 64);
   StreamResult late = RunStream(stub_.get(), GoldenRequest(golden_), absl::Milliseconds(20));
   for (auto& t : load) t.join();
   EXPECT_EQ(late.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
