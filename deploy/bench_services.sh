@@ -6,7 +6,9 @@
 #  (a) closed loop at CONCURRENCY, REPEATS times, in-process and services interleaved (a shared
 #      machine's load drifts; interleaving exposes both to it alike): output-throughput ratio
 #      (target >= 0.95) and added ITL p50 (target <= 0.5 ms), medians over the repeats.
-#  (b) the saturating request rate (closed loop at MAX_RUNNING, every batch slot busy), then
+#  (a2) the same, but every request sent at once (a backlog): the split's cost with the engine
+#      never short of work, whatever the client's round trips.
+#  (b) the saturating request rate (closed loop at 2 x MAX_RUNNING, the worker's capacity), then
 #      open loop (Poisson) at 1x and OVERLOAD x that rate with a QUEUE_LIMIT-deep scheduler
 #      queue and a per-request deadline: goodput ratio, rejection latency p99, and the admitted
 #      requests' p99 TTFT against their deadline.
@@ -19,7 +21,8 @@
 # MAX_RUNNING [16], QUEUE_LIMIT [8], OVERLOAD [2], REPEATS [3], PROMPT_LEN [32],
 # OUTPUT_LEN [64], N_SMALL [1024] / N_LARGE [96] (closed-loop requests for stories260K / the
 # others), OPEN_S [10], DEADLINE_MS / SLO_TTFT_MS / SLO_TPOT_MS [derived from the
-# saturation run], OUT [$CORVID_BUILD_DIR/bench_services].
+# saturation run], MIN_STEP_MS [0: pace engine steps to at least this, emulating a slower
+# device's step with the CPU left free], OUT [$CORVID_BUILD_DIR/bench_services].
 #
 # On a machine shared with other work the two modes do not get the same CPU: measured here, the
 # in-process engine thread (which never blocks while it has work) waited on the run queue about
@@ -120,27 +123,38 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-ENGINE_FLAGS=(--threads "$THREADS" --max-running "$MAX_RUNNING" --max-batched-tokens 512
-              --kv-cache-mb 256)
+# The worker holds twice its batch (running + a waiting reserve, so a finished sequence's slot
+# refills without a round trip to the scheduler); the in-process engine is capped alike.
+HELD=$((2 * MAX_RUNNING))
+ENGINE_FLAGS=(--threads "$THREADS" --max-running "$MAX_RUNNING" --max-sequences "$HELD"
+              --max-batched-tokens 512 --kv-cache-mb 256 --min-step-ms "${MIN_STEP_MS:-0}")
 
-# start_services NAME DIR LOGDIR: sets SCHED.
+# start_services NAME DIR LOGDIR: sets SCHED; PIDS = (tokenizer worker scheduler). The
+# scheduler's queue starts deep enough for the backlog runs; restart_scheduler bounds it.
 start_services() {
-  local name=$1 dir=$2 logs=$3 tok wk sc
-  tok=$(free_port) wk=$(free_port) sc=$(free_port)
+  local name=$1 dir=$2 tok wk
+  LOGS=$3
+  tok=$(free_port) wk=$(free_port) SCHED_PORT=$(free_port)
   "$SVC/tokenizer/corvid-tokenizer" --listen "127.0.0.1:$tok" --metrics-port -1 \
-    --model "$name=$dir" >"$logs/tokenizer.log" 2>&1 &
+    --model "$name=$dir" >"$LOGS/tokenizer.log" 2>&1 &
   PIDS+=($!)
-  # max-sequences = max-running: nothing waits inside the worker, so the scheduler's queue
-  # limit is the one that binds under overload.
   "$SVC/worker/corvid-worker" --listen "127.0.0.1:$wk" --metrics-port -1 --model "$dir" \
-    --model-name "$name" --backend cpu "${ENGINE_FLAGS[@]}" --max-sequences "$MAX_RUNNING" \
-    >"$logs/worker.log" 2>&1 &
+    --model-name "$name" --backend cpu "${ENGINE_FLAGS[@]}" >"$LOGS/worker.log" 2>&1 &
   PIDS+=($!)
-  "$SVC/scheduler/corvid-scheduler" --listen "127.0.0.1:$sc" --metrics-port -1 \
-    --worker "127.0.0.1:$wk" --tokenizer "127.0.0.1:$tok" \
-    --max-queued-requests "$QUEUE_LIMIT" >"$logs/scheduler.log" 2>&1 &
+  SCHED_ARGS=(--listen "127.0.0.1:$SCHED_PORT" --metrics-port -1 --worker "127.0.0.1:$wk"
+              --tokenizer "127.0.0.1:$tok")
+  "$SVC/scheduler/corvid-scheduler" "${SCHED_ARGS[@]}" --max-queued-requests 1000000 \
+    >>"$LOGS/scheduler.log" 2>&1 &
   PIDS+=($!)
-  SCHED=127.0.0.1:$sc
+  SCHED=127.0.0.1:$SCHED_PORT
+}
+
+# restart_scheduler QUEUE_LIMIT: the same scheduler (same port) with a bounded queue.
+restart_scheduler() {
+  kill -TERM "${PIDS[2]}" && wait "${PIDS[2]}" || true
+  "$SVC/scheduler/corvid-scheduler" "${SCHED_ARGS[@]}" --max-queued-requests "$1" \
+    >>"$LOGS/scheduler.log" 2>&1 &
+  PIDS[2]=$!
 }
 
 # CPU seconds (user + system) process $1 has used so far.
@@ -165,6 +179,21 @@ json_get() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(
 
 LOAD_FLAGS=(--prompt-len "$PROMPT_LEN" --output-len "$OUTPUT_LEN" --temperature 0 --seed 1)
 
+# paired PHASE N LOAD...: in-process then services with the same load, REPEATS times
+# interleaved; results in $res/PHASE_{inprocess,services,services_cpu}_R.*
+paired() {
+  local phase=$1 n=$2 r
+  shift 2
+  for r in $(seq "$REPEATS"); do
+    "$LOADGEN" --in-process --model "$dir" "${ENGINE_FLAGS[@]}" "$@" --num-requests "$n" \
+      --warmup "$CONCURRENCY" "${LOAD_FLAGS[@]}" --json "$res/${phase}_inprocess_$r.json" \
+      >"$res/${phase}_inprocess_$r.txt"
+    CPU_FILE=$res/${phase}_services_cpu_$r.txt loadgen_with_cpu --server "$SCHED" "$@" \
+      --num-requests "$n" "${LOAD_FLAGS[@]}" --json "$res/${phase}_services_$r.json" \
+      >"$res/${phase}_services_$r.txt"
+  done
+}
+
 bench_model() {
   local name=$1 dir=$2 n=$3 res=$OUT/$1
   rm -rf "$res" && mkdir -p "$res"
@@ -174,18 +203,12 @@ bench_model() {
   "$LOADGEN" --server "$SCHED" --connect-timeout-s 120 --concurrency "$CONCURRENCY" \
     --num-requests "$((CONCURRENCY * 4))" "${LOAD_FLAGS[@]}" >"$res/warmup.txt"
   log "$name: (a) closed loop, concurrency $CONCURRENCY, $n requests, $REPEATS repeats"
-  for r in $(seq "$REPEATS"); do
-    "$LOADGEN" --in-process --model "$dir" "${ENGINE_FLAGS[@]}" --concurrency "$CONCURRENCY" \
-      --num-requests "$n" --warmup "$CONCURRENCY" "${LOAD_FLAGS[@]}" \
-      --json "$res/a_inprocess_$r.json" >"$res/a_inprocess_$r.txt"
-    CPU_FILE=$res/a_services_cpu_$r.txt loadgen_with_cpu --server "$SCHED" \
-      --concurrency "$CONCURRENCY" --num-requests "$n" "${LOAD_FLAGS[@]}" \
-      --json "$res/a_services_$r.json" \
-      >"$res/a_services_$r.txt"
-  done
-  log "$name: (b) saturation: closed loop at concurrency $MAX_RUNNING"
-  "$LOADGEN" --server "$SCHED" --concurrency "$MAX_RUNNING" --num-requests "$((n * 2))" \
-    --warmup "$MAX_RUNNING" "${LOAD_FLAGS[@]}" --json "$res/b_saturation.json" \
+  paired a "$n" --concurrency "$CONCURRENCY"
+  log "$name: (a2) backlog: $n requests at once, $REPEATS repeats"
+  paired a2 "$n" --rate inf
+  log "$name: (b) saturation: closed loop at concurrency $HELD (the worker's capacity)"
+  "$LOADGEN" --server "$SCHED" --concurrency "$HELD" --num-requests "$((n * 2))" \
+    --warmup "$HELD" "${LOAD_FLAGS[@]}" --json "$res/b_saturation.json" \
     >"$res/b_saturation.txt"
   local rate e2e tpot deadline slo_ttft slo_tpot
   rate=$(json_get "$res/b_saturation.json" 'r["request_throughput"]')
@@ -197,15 +220,16 @@ bench_model() {
   slo_ttft=${SLO_TTFT_MS:-$(python3 -c "print(round($e2e, 1))")}
   slo_tpot=${SLO_TPOT_MS:-$(python3 -c "print(round(2 * $tpot, 3))")}
   echo "$rate $deadline $slo_ttft $slo_tpot" >"$res/b_params.txt"
+  restart_scheduler "$QUEUE_LIMIT"
   local f
   for f in 1 "$OVERLOAD"; do
     local r_open
     r_open=$(python3 -c "print($rate * $f)")
     log "$name: (b) open loop at ${f}x saturation = $r_open req/s for $OPEN_S s"
-    "$LOADGEN" --server "$SCHED" --rate "$r_open" --duration-s "$OPEN_S" \
-      --deadline-ms "$deadline" --slo-ttft-ms "$slo_ttft" --slo-tpot-ms "$slo_tpot" \
-      --warmup "$MAX_RUNNING" "${LOAD_FLAGS[@]}" --json "$res/b_open_${f}x.json" \
-      >"$res/b_open_${f}x.txt"
+    "$LOADGEN" --server "$SCHED" --connect-timeout-s 120 --rate "$r_open" \
+      --duration-s "$OPEN_S" --deadline-ms "$deadline" --slo-ttft-ms "$slo_ttft" \
+      --slo-tpot-ms "$slo_tpot" --warmup "$HELD" "${LOAD_FLAGS[@]}" \
+      --json "$res/b_open_${f}x.json" >"$res/b_open_${f}x.txt"
   done
   stop_services
 }
@@ -223,6 +247,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(nproc) cores;" \
     "load average before: $LOAD_BEFORE, after: $LOAD_AFTER;" \
     "autogroup: $(cat /proc/self/autogroup 2>/dev/null || echo 'n/a');" \
-    "threads $THREADS, concurrency $CONCURRENCY, max running $MAX_RUNNING," \
+    "threads $THREADS, concurrency $CONCURRENCY, max running $MAX_RUNNING, held $HELD," \
+    "min step ${MIN_STEP_MS:-0} ms," \
     "queue limit $QUEUE_LIMIT, prompt $PROMPT_LEN, output $OUTPUT_LEN tokens"
 } | tee "$OUT/summary.txt"

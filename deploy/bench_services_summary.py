@@ -16,15 +16,15 @@ def load(path):
         return json.load(f)
 
 
-def closed_loop(res):
-    """(a): per-repeat in-process vs services figures, and their medians."""
+def paired(res, phase):
+    """(a) or (a2): per-repeat in-process vs services figures, and their medians."""
     rows = []
-    for ip_path in sorted(glob.glob(os.path.join(res, "a_inprocess_*.json"))):
-        sv_path = ip_path.replace("a_inprocess_", "a_services_")
+    for ip_path in sorted(glob.glob(os.path.join(res, phase + "_inprocess_*.json"))):
+        sv_path = ip_path.replace("_inprocess_", "_services_")
         if not os.path.exists(sv_path):
             continue
         ip, sv = load(ip_path), load(sv_path)
-        cpu_path = ip_path.replace("a_inprocess_", "a_services_cpu_").replace(".json", ".txt")
+        cpu_path = ip_path.replace("_inprocess_", "_services_cpu_").replace(".json", ".txt")
         with open(cpu_path) as f:
             tok_cpu, wk_cpu, sc_cpu = (float(x) for x in f.read().split())
         rows.append({
@@ -90,6 +90,34 @@ def overload(res, factor):
     return out
 
 
+def paired_lines(title, rows, med):
+    lines = ["%s: in-process vs services (per repeat)" % title]
+    lines.append("    %10s %10s %7s %9s %9s %9s %9s %9s" % (
+        "in-proc", "services", "ratio", "ITLp50 ip", "ITLp50 sv", "ITL +ms", "TPOT +ms",
+        "lg CPU s"))
+    for r in rows + ([med] if med else []):
+        lines.append("    %10.1f %10.1f %7.3f %9.3f %9.3f %9.3f %9.3f %9.2f%s" % (
+            r["inprocess_tok_s"], r["services_tok_s"], r["ratio"], r["inprocess_itl_p50_ms"],
+            r["services_itl_p50_ms"], r["itl_p50_added_ms"], r["tpot_p50_added_ms"],
+            r["loadgen_cpu_s"], "  <- median" if r is med else ""))
+    if not med:
+        return lines
+    lines.append("    CPU s during the run (median): in-process %.2f | services: worker %.2f, "
+                 "scheduler %.2f, tokenizer %.2f, loadgen %.2f" % (
+                     med["inprocess_cpu_s"], med["worker_cpu_s"], med["scheduler_cpu_s"],
+                     med["tokenizer_cpu_s"], med["loadgen_cpu_s"]))
+    lines.append("    engine CPU share of one core (median): in-process %.2f, worker %.2f; tokens "
+                 "per CPU second, services / in-process: %.3f" % (
+                     med["inprocess_engine_share"], med["services_worker_share"],
+                     med["cpu_efficiency_ratio"]))
+    lines.append("    throughput ratio %.3f (target >= 0.95: %s); added ITL p50 %.3f ms "
+                 "(target <= 0.5: %s)" % (
+                     med["ratio"], "met" if med["ratio"] >= 0.95 else "MISSED",
+                     med["itl_p50_added_ms"],
+                     "met" if med["itl_p50_added_ms"] <= 0.5 else "MISSED"))
+    return lines
+
+
 def main():
     out_dir, factor, models = sys.argv[1], sys.argv[2], sys.argv[3:]
     summary = {}
@@ -99,33 +127,13 @@ def main():
         if not os.path.exists(os.path.join(res, "b_params.txt")):
             lines.append("%s: no results" % m)
             continue
-        rows, med = closed_loop(res)
         ov = overload(res, factor)
-        summary[m] = {"closed_loop": rows, "closed_loop_median": med, "overload": ov}
+        summary[m] = {"overload": ov}
         lines.append("== %s" % m)
-        lines.append("(a) closed loop: in-process vs services (per repeat)")
-        lines.append("    %10s %10s %7s %9s %9s %9s %9s %9s" % (
-            "in-proc", "services", "ratio", "ITLp50 ip", "ITLp50 sv", "ITL +ms",
-            "TPOT +ms", "lg CPU s"))
-        for r in rows + ([med] if med else []):
-            lines.append("    %10.1f %10.1f %7.3f %9.3f %9.3f %9.3f %9.3f %9.2f%s" % (
-                r["inprocess_tok_s"], r["services_tok_s"], r["ratio"],
-                r["inprocess_itl_p50_ms"], r["services_itl_p50_ms"], r["itl_p50_added_ms"],
-                r["tpot_p50_added_ms"], r["loadgen_cpu_s"], "  <- median" if r is med else ""))
-        lines.append("    CPU s during the run (median): in-process %.2f | services: worker %.2f, "
-                     "scheduler %.2f, tokenizer %.2f, loadgen %.2f" % (
-                         med["inprocess_cpu_s"], med["worker_cpu_s"], med["scheduler_cpu_s"],
-                         med["tokenizer_cpu_s"], med["loadgen_cpu_s"]) if med else "")
-        if med:
-            lines.append("    engine CPU share of one core (median): in-process %.2f, worker %.2f;"
-                         " tokens per CPU second, services / in-process: %.3f" % (
-                             med["inprocess_engine_share"], med["services_worker_share"],
-                             med["cpu_efficiency_ratio"]))
-            lines.append("    throughput ratio %.3f (target >= 0.95: %s); added ITL p50 %.3f ms "
-                         "(target <= 0.5: %s)" % (
-                             med["ratio"], "met" if med["ratio"] >= 0.95 else "MISSED",
-                             med["itl_p50_added_ms"],
-                             "met" if med["itl_p50_added_ms"] <= 0.5 else "MISSED"))
+        for phase, title in (("a", "(a) closed loop"), ("a2", "(a2) backlog, all at once")):
+            rows, med = paired(res, phase)
+            summary[m][phase] = {"runs": rows, "median": med}
+            lines.extend(paired_lines(title, rows, med))
         lines.append("(b) saturation %.2f req/s (%.1f tok/s); deadline %.1f ms; SLO TTFT <= %.1f "
                      "ms, TPOT <= %.3f ms" % (ov["saturation_rps"], ov["saturation_tok_s"],
                                                ov["deadline_ms"], ov["slo_ttft_ms"],

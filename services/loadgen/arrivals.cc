@@ -1,5 +1,6 @@
 #include "services/loadgen/arrivals.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -24,7 +25,7 @@ bool ParsePositive(absl::string_view s, double* out, bool allow_zero) {
 }  // namespace
 
 absl::StatusOr<ArrivalOptions> ParseArrivals(const std::string& spec, double rate, uint64_t seed) {
-  if (!(rate > 0) || !std::isfinite(rate)) {
+  if (!(rate > 0)) {
     return absl::InvalidArgumentError(absl::StrCat("--rate=", rate, ": must be > 0"));
   }
   ArrivalOptions o;
@@ -47,6 +48,10 @@ absl::StatusOr<ArrivalOptions> ParseArrivals(const std::string& spec, double rat
   } else {
     return BadSpec(spec);
   }
+  if (std::isinf(rate) && o.kind != ArrivalKind::kPoisson) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--rate=inf (every request at once) takes no --arrival=", spec));
+  }
   return o;
 }
 
@@ -54,6 +59,9 @@ std::vector<double> ArrivalOffsets(const ArrivalOptions& options, int64_t max_co
                                    double max_seconds) {
   std::vector<double> out;
   if (max_count < 0 && max_seconds <= 0) return out;  // unbounded: refuse rather than hang
+  if (std::isinf(options.rate)) {  // a backlog: everything at the start (needs a count)
+    return std::vector<double>(static_cast<size_t>(std::max<int64_t>(max_count, 0)), 0.0);
+  }
   std::mt19937_64 rng(options.seed);
   double rate = options.rate;
   if (options.kind == ArrivalKind::kOnOff) rate *= (options.on_s + options.off_s) / options.on_s;

@@ -29,11 +29,13 @@ struct ArrivalOptions {
 };
 
 // Parses --arrival: "poisson", "gamma:SHAPE", "onoff:ON_S:OFF_S" or "burst:N"; `rate` and
-// `seed` are copied in. INVALID_ARGUMENT naming --arrival or --rate.
+// `seed` are copied in. An infinite rate (poisson only) sends every request at once.
+// INVALID_ARGUMENT naming --arrival or --rate.
 absl::StatusOr<ArrivalOptions> ParseArrivals(const std::string& spec, double rate, uint64_t seed);
 
 // Send offsets in seconds from the run's start, ascending: at most `max_count` of them
-// (< 0 = no limit) and none at or after `max_seconds` (<= 0 = no limit). One bound is needed.
+// (< 0 = no limit) and none at or after `max_seconds` (<= 0 = no limit). One bound is needed;
+// an infinite rate gives `max_count` zeros (none without a count).
 std::vector<double> ArrivalOffsets(const ArrivalOptions& options, int64_t max_count,
                                    double max_seconds);
 

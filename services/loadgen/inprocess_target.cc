@@ -97,10 +97,11 @@ void InProcessTarget::Loop() {
 void InProcessTarget::RunOnce(std::deque<Pending>& incoming) {
   AddIncoming(incoming);
   ExpireDeadlines(NowNs());
+  AdmitBacklog();
   if (!engine_->HasWork()) {
     // Requests are live yet the engine has nothing to step: it lost them (a bug). Fail them
     // rather than spin.
-    FinishAll(absl::StatusCode::kInternal, "engine lost the request", NowNs());
+    if (in_engine_ > 0) FinishAll(absl::StatusCode::kInternal, "engine lost the request", NowNs());
     return;
   }
   std::vector<TokenEvent> events;
@@ -139,22 +140,45 @@ void InProcessTarget::AddIncoming(std::deque<Pending>& incoming) {
     Live& live = live_[id];
     live.record = p.record;
     live.done = std::move(p.done);
+    live.request = std::move(p.request);
     if (deadline_ms > 0) {
       live.deadline_ns = p.record->sent_ns + static_cast<int64_t>(deadline_ms * 1e6);
     }
+    backlog_.push_back(id);
+  }
+}
+
+void InProcessTarget::AdmitBacklog() {
+  const int cap = static_cast<int>(options_.worker.max_sequences);
+  while (in_engine_ < cap && !backlog_.empty()) {
+    const int64_t id = backlog_.front();
+    backlog_.pop_front();
+    auto it = live_.find(id);
+    if (it == live_.end()) continue;  // expired while waiting
     absl::Status added = engine_failed_ ? absl::UnavailableError("the engine failed a step")
-                                        : engine_->Add(std::move(p.request));
-    if (!added.ok()) Finish(id, added.code(), std::string(added.message()), NowNs());
+                                        : engine_->Add(std::move(it->second.request));
+    if (!added.ok()) {
+      Finish(id, added.code(), std::string(added.message()), NowNs());
+      continue;
+    }
+    it->second.in_engine = true;
+    ++in_engine_;
   }
 }
 
 void InProcessTarget::ExpireDeadlines(int64_t now_ns) {
+  std::vector<int64_t> waiting;  // expired before reaching the engine: end them here
   for (auto& [id, live] : live_) {
-    if (live.deadline_ns > 0 && !live.expired && now_ns >= live.deadline_ns) {
-      live.expired = true;
-      engine_->Cancel(id);  // its kCancelled event comes from the next step
+    if (live.deadline_ns <= 0 || live.expired || now_ns < live.deadline_ns) continue;
+    if (!live.in_engine) {
+      waiting.push_back(id);
+      continue;
     }
+    live.expired = true;
+    engine_->Cancel(id);  // its kCancelled event comes from the next step
   }
+  for (int64_t id : waiting)
+    Finish(id, absl::StatusCode::kDeadlineExceeded, "deadline passed", now_ns);
 }
 
 void InProcessTarget::FinishAll(absl::StatusCode code, const std::string& error, int64_t now_ns) {
@@ -169,6 +193,7 @@ void InProcessTarget::Finish(int64_t id, absl::StatusCode code, const std::strin
   if (it == live_.end()) return;
   Live live = std::move(it->second);
   live_.erase(it);
+  if (live.in_engine) --in_engine_;
   live.record->end_ns = now_ns;
   live.record->code = code;
   live.record->error = error;

@@ -34,6 +34,8 @@ class InProcessTarget : public Target {
   // Loads the model (and its tokenizer, when it has one: text prompts need it).
   static absl::StatusOr<std::unique_ptr<InProcessTarget>> Create(InProcessOptions options);
   // Stops the engine thread; requests still live are dropped without completing.
+  // The engine holds at most options.worker.max_sequences requests (running + its own waiting
+  // queue); more wait in this target, in arrival order.
   ~InProcessTarget() override;
 
   TargetInfo Info() const override { return info_; }
@@ -49,16 +51,20 @@ class InProcessTarget : public Target {
   struct Live {
     RequestRecord* record = nullptr;
     std::function<void()> done;
-    int64_t deadline_ns = 0;  // 0 = none
-    bool expired = false;     // cancelled for its deadline
+    GenerationRequest request;  // moved into the engine when admitted
+    int64_t deadline_ns = 0;    // 0 = none
+    bool in_engine = false;
+    bool expired = false;  // cancelled for its deadline
   };
 
   InProcessTarget() = default;
   void Loop();
-  // Engine thread: Add()s the new requests, cancels expired ones, steps once.
+  // Engine thread: queues the new requests, expires those past their deadline, admits from the
+  // backlog up to the cap, steps once.
   void RunOnce(std::deque<Pending>& incoming);
   void AddIncoming(std::deque<Pending>& incoming);
   void ExpireDeadlines(int64_t now_ns);
+  void AdmitBacklog();
   void FinishAll(absl::StatusCode code, const std::string& error, int64_t now_ns);
   void Finish(int64_t id, absl::StatusCode code, const std::string& error, int64_t now_ns);
 
@@ -75,6 +81,10 @@ class InProcessTarget : public Target {
 
   // Engine thread only.
   std::unordered_map<int64_t, Live> live_;
+  // Requests waiting for a place in the engine, oldest first: the engine holds at most
+  // worker.max_sequences at once, as a worker does (the rest wait in its scheduler).
+  std::deque<int64_t> backlog_;
+  int in_engine_ = 0;
   int64_t next_id_ = 1;
   bool engine_failed_ = false;
   std::thread thread_;

@@ -1,5 +1,7 @@
 #include "services/loadgen/loadgen_flags.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
 
@@ -17,6 +19,8 @@ void RegisterEngineFlags(service::FlagSet& flags, worker::WorkerConfig* w) {
   flags.AddInt("block-size", &w->block_size, "--in-process: tokens per KV block");
   flags.AddInt("kv-blocks", &w->kv_blocks, "--in-process: KV blocks (0: from --kv-cache-mb)");
   flags.AddInt("kv-cache-mb", &w->kv_cache_mb, "--in-process: KV cache MiB");
+  flags.AddInt("max-sequences", &w->max_sequences,
+               "--in-process: requests held in the engine at once (more wait), as the worker's");
   flags.AddDouble("min-step-ms", &w->min_step_ms,
                   "--in-process: pace engine steps, as corvid-worker --min-step-ms");
 }
@@ -44,7 +48,8 @@ void RegisterLoadgenFlags(service::FlagSet& flags, LoadgenConfig* c) {
   flags.AddDouble("temperature", &c->temperature, "sampling temperature (0 = greedy)");
   flags.AddBool("ignore-eos", &c->request.ignore_eos, "generate exactly max_tokens tokens");
   flags.AddDouble("deadline-ms", &c->request.deadline_ms, "per-request deadline (0 = none)");
-  flags.AddDouble("rate", &c->rate, "open loop: mean requests per second");
+  flags.AddDouble("rate", &c->rate,
+                  "open loop: mean requests per second (inf: all --num-requests at once)");
   flags.AddString("arrival", &c->arrival,
                   "open loop: poisson, gamma:SHAPE, onoff:ON_S:OFF_S or burst:N");
   flags.AddInt("concurrency", &c->concurrency, "closed loop: requests in flight");
@@ -89,6 +94,10 @@ absl::Status ResolveLoadgenConfig(LoadgenConfig* c) {
     ASSIGN_OR_RETURN(run.arrivals,
                      ParseArrivals(c->arrival, c->rate, static_cast<uint64_t>(c->seed)));
     c->load_summary = absl::StrCat("open loop, ", c->arrival, " arrivals at ", c->rate, " req/s");
+    if (std::isinf(c->rate)) {
+      if (c->num_requests < 0) return absl::InvalidArgumentError("--rate=inf needs --num-requests");
+      c->load_summary = absl::StrCat("open loop, all ", c->num_requests, " requests at once");
+    }
   }
   RETURN_IF_ERROR(ValidateRunOptions(run));
   if (c->request.deadline_ms > 0) {

@@ -87,6 +87,14 @@ TEST(ArrivalsTest, BurstsArriveTogetherAndKeepTheMeanRate) {
   EXPECT_EQ(ArrivalOffsets(o, 6, 0).size(), 6u);  // the count bound may cut a burst
 }
 
+TEST(ArrivalsTest, InfiniteRateSendsEverythingAtOnce) {
+  auto o = ParseArrivals("poisson", INFINITY, 0);
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(ArrivalOffsets(*o, 5, 0), std::vector<double>(5, 0.0));
+  EXPECT_TRUE(ArrivalOffsets(*o, -1, 10).empty());  // no count: nothing
+  EXPECT_FALSE(ParseArrivals("gamma:2", INFINITY, 0).ok());
+}
+
 TEST(ArrivalsTest, BoundsAreRespected) {
   ArrivalOptions o;
   o.rate = 100;

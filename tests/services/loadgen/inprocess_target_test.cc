@@ -20,8 +20,9 @@ class InProcessTargetTest : public testing::Test {
       GTEST_SKIP() << "stories260K not found under " << CORVID_TEST_MODELS_DIR;
     }
   }
-  std::unique_ptr<InProcessTarget> Make(double deadline_ms) {
+  std::unique_ptr<InProcessTarget> Make(double deadline_ms, int max_sequences = 64) {
     InProcessOptions o;
+    o.worker.max_sequences = max_sequences;
     o.worker.model_dir = ModelDir();
     o.worker.backend = "cpu";
     o.worker.threads = 1;
@@ -60,6 +61,27 @@ TEST_F(InProcessTargetTest, RunsIdAndTextPromptsToTheirLength) {
   const Report report = BuildReport(run, {});
   EXPECT_EQ(report.output_tokens, 4 * 6 + 4 * 9);
   EXPECT_EQ(report.itl_ms.count, 4 * 5 + 4 * 8);
+}
+
+TEST_F(InProcessTargetTest, TheEngineHoldsAtMostMaxSequencesTheRestWaitInOrder) {
+  auto target = Make(0, /*max_sequences=*/1);
+  ASSERT_NE(target, nullptr);
+  std::vector<RequestSpec> specs(1);
+  specs[0].token_ids = {1, 40, 41};
+  specs[0].max_tokens = 5;
+  RunOptions o;
+  o.closed_loop = true;
+  o.concurrency = 3;
+  o.num_requests = 6;
+  const RunResult run = RunLoad(*target, specs, o);
+  ASSERT_EQ(run.records.size(), 6u);
+  for (size_t i = 0; i < run.records.size(); ++i) {
+    const RequestRecord& r = run.records[i];
+    ASSERT_EQ(r.code, absl::StatusCode::kOk) << r.error;
+    ASSERT_EQ(r.output_tokens(), 5);
+    // One at a time, in sending order: each starts after the one before it ended.
+    if (i > 0) EXPECT_GE(r.chunks.front().time_ns, run.records[i - 1].chunks.back().time_ns);
+  }
 }
 
 TEST_F(InProcessTargetTest, ExpiredDeadlinesEndInDeadlineExceeded) {
