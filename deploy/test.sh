@@ -14,6 +14,6 @@ ctest --preset default -LE gpu -j "$jobs"
 cmake --preset asan -DCORVID_BUILD_SERVICES=OFF >/dev/null
 asan_targets=$(cmake --build --preset asan --target help | sed -n 's/^\(engine_[a-z_]*loader[a-z_]*_test\):.*/\1/p; s/^\(engine_[a-z_]*safetensors[a-z_]*_test\):.*/\1/p' | sort -u)
 if [ -n "$asan_targets" ]; then
-  cmake --build --preset asan -j "$jobs" --target $asan_targets
+  cmake --build --preset asan -j "$jobs" --target $asan_targets corvid-make-checkpoint
   ctest --preset asan -L asan -j "$jobs"
 fi

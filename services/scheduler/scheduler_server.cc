@@ -66,6 +66,9 @@ SchedulerServer::~SchedulerServer() {
     }
     server_->Wait();
   }
+  // Encode calls outlive their Generate calls when clients leave: end them before what their
+  // callbacks use goes away.
+  tokenizers_.Shutdown();
   discovery_.reset();
   core_.Stop();
 }
@@ -77,6 +80,7 @@ service::DrainResult SchedulerServer::Drain() {
   // them (bounded by the grace period) before the server goes.
   service::DrainResult result =
       service::DrainServer(server_.get(), &gate_, health_.get(), config_.server.grace_period());
+  tokenizers_.Shutdown();
   discovery_.reset();
   core_.Stop();
   return result;

@@ -23,6 +23,9 @@ class TokenizerPool::EncodeCall {
   }
 
   void Attempt() {
+    if (pool_->shutting_down()) {
+      return Finish(absl::UnavailableError("scheduler shutting down"));
+    }
     replica_ = pool_->Pick();
     ++attempts_;
     context_ = std::make_unique<grpc::ClientContext>();
@@ -116,17 +119,28 @@ TokenizerPool::TokenizerPool(std::vector<std::string> addresses, TokenizerPoolOp
   down_until_.assign(replicas_.size(), absl::InfinitePast());
 }
 
-TokenizerPool::~TokenizerPool() {
+TokenizerPool::~TokenizerPool() { Shutdown(); }
+
+void TokenizerPool::Shutdown() {
   absl::MutexLock lock(&mu_);
+  shut_down_ = true;
   mu_.Await(absl::Condition(+[](int64_t* n) { return *n == 0; }, &in_flight_));
+}
+
+bool TokenizerPool::shutting_down() const {
+  absl::MutexLock lock(&mu_);
+  return shut_down_;
 }
 
 void TokenizerPool::Encode(std::string text, bool add_special_tokens, absl::Time deadline,
                            EncodeDone done) {
+  bool refuse = false;
   {
     absl::MutexLock lock(&mu_);
-    ++in_flight_;
+    refuse = shut_down_;
+    if (!refuse) ++in_flight_;
   }
+  if (refuse) return done(absl::UnavailableError("scheduler shutting down"));
   auto* call = new EncodeCall(this, std::move(text), add_special_tokens, deadline, std::move(done));
   call->Attempt();
 }

@@ -36,7 +36,11 @@ using EncodeDone = std::function<void(absl::StatusOr<std::vector<int32_t>>)>;
 class TokenizerPool {
  public:
   TokenizerPool(std::vector<std::string> addresses, TokenizerPoolOptions options);
-  ~TokenizerPool();  // waits for calls in flight
+  ~TokenizerPool();  // Shutdown()
+
+  // Calls still retrying give up (UNAVAILABLE) instead of trying again; returns once no call is
+  // in flight, so nothing calls back afterwards. Encode after this fails at once.
+  void Shutdown();
 
   int size() const { return static_cast<int>(replicas_.size()); }
   const std::string& address(int i) const { return replicas_[i].address; }
@@ -54,6 +58,7 @@ class TokenizerPool {
   void MarkDown(int i);
   void MarkUp(int i);
   bool IsDown(int i) const;
+  bool shutting_down() const;
 
  private:
   class EncodeCall;
@@ -70,6 +75,7 @@ class TokenizerPool {
   std::vector<absl::Time> down_until_ ABSL_GUARDED_BY(mu_);
   size_t next_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace corvid::scheduler

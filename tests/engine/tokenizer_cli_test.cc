@@ -61,11 +61,15 @@ TEST_P(TokenizeCliTest, EncodesLinesLikeTheLibraryAndDecodesBack) {
 
 INSTANTIATE_TEST_SUITE_P(Models, TokenizeCliTest, ::testing::Values("stories260K", "qwen3"));
 
-TEST(TokenizeCliErrorsTest, ServerModeAndMissingModelAreErrors) {
+TEST(TokenizeCliErrorsTest, UnreachableServerAndMissingModelAreErrors) {
   if (!std::filesystem::exists(Corvid())) GTEST_SKIP() << "corvid CLI not built";
   std::string out;
-  EXPECT_EQ(RunCapture(Corvid() + " tokenize --server localhost:1 </dev/null 2>&1", &out), 2);
-  EXPECT_NE(out.find("--server is not implemented"), std::string::npos) << out;
+  // Nothing listens on port 1: the first line fails with the transport's status, exit 1.
+  EXPECT_EQ(RunCapture("echo hi | " + Corvid() + " tokenize --server localhost:1 2>&1", &out), 1);
+  EXPECT_NE(out.find("UNAVAILABLE"), std::string::npos) << out;
+  EXPECT_EQ(RunCapture(Corvid() + " tokenize --server localhost:1 --model /x </dev/null 2>&1", &out),
+            2);
+  EXPECT_NE(out.find("not both"), std::string::npos) << out;
   EXPECT_EQ(RunCapture(Corvid() + " tokenize --model /nonexistent </dev/null 2>&1", &out), 1);
   EXPECT_NE(out.find("NOT_FOUND"), std::string::npos) << out;
 }

@@ -84,6 +84,8 @@ TEST(GenerateCommandTest, BadInputIsAClearError) {
       {"--model " + kModelDir + " --prompt hi --backend tpu", 2, "--backend"},
       {"--model " + kModelDir + " --prompt hi --top-p 1.5", 1, "sampling.top_p"},
       {"--model " + kModelDir + " --prompt hi --max-tokens 100000", 1, "max_tokens"},
+      {"--model " + kModelDir + " --server 127.0.0.1:1 --prompt hi", 2, "not both"},
+      {"--server 127.0.0.1:1 --prompt hi --timeout 5", 1, "UNAVAILABLE"},
   };
   for (const Case& c : cases) {
     const RunResult r = Generate(c.args);

@@ -85,7 +85,7 @@ absl::StatusOr<GenerateArgs> ParseArgs(int argc, char** argv) {
     return absl::InvalidArgumentError("give --model or --server, not both");
   }
   if (args.model.empty() && args.server.empty()) {
-    return absl::InvalidArgumentError("--model DIR or --server HOST:PORT is required");
+    return absl::InvalidArgumentError("--model is required (or --server HOST:PORT)");
   }
   if (!parser.Seen("prompt")) return absl::InvalidArgumentError("--prompt is required");
   ASSIGN_OR_RETURN(args.backend.kind, ParseBackendKind(backend));

@@ -62,13 +62,15 @@ int RunRemoteGenerate(const RemoteGenerateOptions& o) {
       stub->Generate(&context, request);
   v1::GenerateResponse response;
   v1::GenerateResponse last;
+  bool printed = false;
   while (reader->Read(&response)) {
+    printed = printed || !response.text().empty();
     std::fwrite(response.text().data(), 1, response.text().size(), stdout);
     std::fflush(stdout);
     if (response.finish_reason() != v1::FINISH_REASON_UNSPECIFIED) last = response;
   }
   grpc::Status status = reader->Finish();
-  std::fputc('\n', stdout);
+  if (printed || status.ok()) std::fputc('\n', stdout);  // nothing at all on a refusal
   std::fflush(stdout);
   if (!status.ok()) {
     std::fprintf(stderr, "corvid generate: %s: %s\n",
