@@ -1,109 +1,106 @@
 #include "services/loadgen/workload.h"
 
 #include <algorithm>
-#include <fstream>
-
-#include <nlohmann/json.hpp>
+#include <cmath>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
 namespace corvid::loadgen {
-
-absl::StatusOr<LengthDist> LengthDist::Parse(const std::string& text) {
-  std::vector<std::string> parts = absl::StrSplit(text, ':');
-  LengthDist d;
-  auto num = [&](const std::string& s, double* out) { return absl::SimpleAtod(s, out); };
-  bool ok = false;
-  if (parts.size() == 1) {
-    d.kind = Kind::kFixed;
-    ok = num(parts[0], &d.a);
-    d.b = d.a;
-  } else if (parts.size() == 2) {
-    d.kind = Kind::kUniform;
-    ok = num(parts[0], &d.a) && num(parts[1], &d.b) && d.a <= d.b;
-  } else if (parts.size() == 3 && parts[0] == "normal") {
-    d.kind = Kind::kNormal;
-    ok = num(parts[1], &d.a) && num(parts[2], &d.b) && d.b >= 0;
-  }
-  if (!ok || d.a < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("length '", text, "': expected N, A:B or normal:MEAN:STDDEV (>= 1)"));
-  }
-  return d;
-}
-
-int LengthDist::Sample(std::mt19937_64& rng) const {
-  switch (kind) {
-    case Kind::kFixed: return static_cast<int>(a);
-    case Kind::kUniform:
-      return std::uniform_int_distribution<int>(static_cast<int>(a), static_cast<int>(b))(rng);
-    case Kind::kNormal:
-      return std::max(1, static_cast<int>(std::lround(std::normal_distribution<double>(a, b)(rng))));
-  }
-  return 1;
-}
-
 namespace {
 
-absl::StatusOr<std::vector<RequestSpec>> ReadPromptFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::vector<RequestSpec> specs;
-  std::string line;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.empty()) continue;
-    RequestSpec s;
-    s.max_tokens = 0;  // from the distribution unless the line says
-    if (line[0] == '{') {
-      try {
-        nlohmann::json j = nlohmann::json::parse(line);
-        s.text = j.at("prompt").get<std::string>();
-        if (j.contains("max_tokens")) s.max_tokens = j.at("max_tokens").get<int>();
-      } catch (const std::exception& e) {
-        return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": ", e.what()));
-      }
-    } else {
-      s.text = line;
-    }
-    specs.push_back(std::move(s));
-  }
-  if (specs.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no prompts"));
-  return specs;
+// Common English words: text prompts of roughly one token per word on English vocabularies.
+constexpr const char* kWords[] = {
+    "the",  "little", "girl", "saw",  "a",    "big",  "red",    "ball", "in",    "park",
+    "she",  "wanted", "to",   "play", "with", "her",  "friend", "one",  "day",   "sun",
+    "was",  "happy",  "and",  "they", "went", "home", "dog",    "cat",  "tree",  "house",
+    "blue", "sky",    "time", "mom",  "said", "good", "night",  "bird", "small", "fun"};
+constexpr int kNumWords = sizeof(kWords) / sizeof(kWords[0]);
+
+absl::Status BadLength(const std::string& flag, const std::string& spec) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, "=", spec,
+                   ": expected N, fixed:N, uniform:LO:HI or normal:MEAN:STD with lengths >= 1"));
 }
 
 }  // namespace
 
-absl::StatusOr<std::vector<RequestSpec>> BuildWorkload(const WorkloadOptions& o) {
-  std::mt19937_64 rng(o.seed);
-  std::vector<RequestSpec> file;
-  if (!o.prompt_file.empty()) {
-    auto read = ReadPromptFile(o.prompt_file);
-    if (!read.ok()) return read.status();
-    file = std::move(*read);
+int LengthDistribution::Sample(std::mt19937_64& rng) const {
+  double v = a;
+  if (kind == Kind::kUniform) {
+    std::uniform_int_distribution<int> d(static_cast<int>(a), static_cast<int>(b));
+    v = d(rng);
+  } else if (kind == Kind::kNormal) {
+    std::normal_distribution<double> d(a, b);
+    v = std::round(d(rng));
   }
-  std::vector<RequestSpec> specs;
-  std::exponential_distribution<double> gap(o.rate > 0 ? o.rate / std::max(o.burst, 1) : 1.0);
-  double t = 0;
-  for (int i = 0; i < o.num_requests; ++i) {
-    RequestSpec s;
-    if (!file.empty()) {
-      s = file[i % file.size()];
-    } else {
-      const int n = o.input_len.Sample(rng);
-      std::uniform_int_distribution<int32_t> id(3, std::max(4, o.vocab_size) - 1);
-      for (int k = 0; k < n; ++k) s.prompt_ids.push_back(id(rng));
+  return std::max(1, static_cast<int>(v));
+}
+
+double LengthDistribution::Mean() const { return kind == Kind::kUniform ? (a + b) / 2 : a; }
+
+absl::StatusOr<LengthDistribution> ParseLengthDistribution(const std::string& flag,
+                                                           const std::string& spec) {
+  std::vector<std::string> parts = absl::StrSplit(spec, ':');
+  if (parts.size() == 1) parts.insert(parts.begin(), "fixed");
+  LengthDistribution d;
+  std::vector<double> values;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    double v;
+    if (!absl::SimpleAtod(parts[i], &v) || !std::isfinite(v)) return BadLength(flag, spec);
+    values.push_back(v);
+  }
+  if (parts[0] == "fixed" && values.size() == 1 && values[0] >= 1) {
+    d.kind = LengthDistribution::Kind::kFixed;
+    d.a = std::floor(values[0]);
+  } else if (parts[0] == "uniform" && values.size() == 2 && values[0] >= 1 &&
+             values[1] >= values[0]) {
+    d.kind = LengthDistribution::Kind::kUniform;
+    d.a = std::floor(values[0]);
+    d.b = std::floor(values[1]);
+  } else if (parts[0] == "normal" && values.size() == 2 && values[0] >= 1 && values[1] >= 0) {
+    d.kind = LengthDistribution::Kind::kNormal;
+    d.a = values[0];
+    d.b = values[1];
+  } else {
+    return BadLength(flag, spec);
+  }
+  return d;
+}
+
+absl::StatusOr<std::vector<RequestSpec>> SyntheticWorkload(const SyntheticOptions& options) {
+  if (!options.text && options.vocab_size <= options.first_token_id) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("token-id prompts need a vocabulary larger than ", options.first_token_id,
+                     " ids, got ", options.vocab_size));
+  }
+  std::mt19937_64 rng(options.seed);
+  std::uniform_int_distribution<int32_t> id(
+      options.first_token_id, std::max(options.first_token_id, options.vocab_size - 1));
+  std::uniform_int_distribution<int> word(0, kNumWords - 1);
+  std::vector<RequestSpec> out(static_cast<size_t>(std::max<int64_t>(options.count, 0)));
+  for (RequestSpec& spec : out) {
+    int prompt_len = options.prompt_len.Sample(rng);
+    spec.max_tokens = options.output_len.Sample(rng);
+    if (options.context_length > 0) {
+      spec.max_tokens = std::min(spec.max_tokens, options.context_length - 1);
+      // Text prompts may encode to more tokens than words (BOS, split words): keep a margin.
+      const int margin = options.text ? 1 + prompt_len / 4 : 0;
+      prompt_len =
+          std::max(1, std::min(prompt_len, options.context_length - spec.max_tokens - margin));
     }
-    if (s.max_tokens <= 0) s.max_tokens = o.output_len.Sample(rng);
-    // Bursts: the first request of each burst draws the gap, the others arrive with it.
-    if (o.rate > 0 && i % std::max(o.burst, 1) == 0 && i > 0) t += gap(rng);
-    s.arrival = absl::Seconds(t);
-    specs.push_back(std::move(s));
+    if (options.text) {
+      for (int i = 0; i < prompt_len; ++i) {
+        if (i > 0) spec.text += ' ';
+        spec.text += kWords[word(rng)];
+      }
+    } else {
+      spec.token_ids.resize(static_cast<size_t>(prompt_len));
+      for (int32_t& t : spec.token_ids) t = id(rng);
+    }
   }
-  return specs;
+  return out;
 }
 
 }  // namespace corvid::loadgen
