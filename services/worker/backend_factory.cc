@@ -38,6 +38,7 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const WorkerConfig& c,
     options.max_num_seqs = static_cast<int>(c.max_running);
     options.max_num_batched_tokens = static_cast<int>(c.max_batched_tokens);
     options.max_model_len = static_cast<int>(c.max_model_len);
+    options.gpu_memory_budget = c.gpu_memory_budget_mb << 20;
     return CreateCudaBackend(model, &weights, options);
   }
   if (c.backend == "auto") {

@@ -31,6 +31,9 @@ void RegisterWorkerFlags(service::FlagSet& flags, WorkerConfig* c) {
   flags.AddInt("block-size", &c->block_size, "tokens per KV block");
   flags.AddInt("kv-blocks", &c->kv_blocks, "KV cache size in blocks (0: from --kv-cache-mb)");
   flags.AddInt("kv-cache-mb", &c->kv_cache_mb, "KV cache size in MiB when --kv-blocks is 0");
+  flags.AddInt("gpu-memory-budget-mb", &c->gpu_memory_budget_mb,
+               "CUDA: MiB the backend may use in all, weights + KV (0: 90% of free memory); "
+               "e.g. 23552 emulates a 24 GB card on a larger one");
   flags.AddDouble("health-poll-s", &c->health_poll_s,
                   "how often engine liveness and the metrics are refreshed");
   flags.AddDouble("min-step-ms", &c->min_step_ms,
@@ -55,6 +58,7 @@ absl::Status ResolveWorkerConfig(WorkerConfig* c) {
                              1 << 20));
   RETURN_IF_ERROR(CheckRange("max-model-len", c->max_model_len, 0, 1 << 22));
   RETURN_IF_ERROR(CheckRange("threads", c->threads, 0, 4096));
+  RETURN_IF_ERROR(CheckRange("gpu-memory-budget-mb", c->gpu_memory_budget_mb, 0, 1 << 24));
   RETURN_IF_ERROR(CheckRange("block-size", c->block_size, 1, 4096));
   RETURN_IF_ERROR(CheckRange("kv-blocks", c->kv_blocks, 0, 1 << 24));
   RETURN_IF_ERROR(CheckRange("kv-cache-mb", c->kv_cache_mb, 1, int64_t{1} << 22));

@@ -24,6 +24,7 @@ struct WorkerConfig {
   int64_t block_size = 16;           // tokens per KV block
   int64_t kv_blocks = 0;             // KV cache size in blocks (0 = from kv_cache_mb)
   int64_t kv_cache_mb = 256;
+  int64_t gpu_memory_budget_mb = 0;  // CUDA: bytes the backend may take in all (0 = 90% of free)
   double health_poll_s = 0.1;
   double min_step_ms = 0;  // pace the engine (tests, demos); 0 = as fast as it goes  // how often the engine's liveness is checked for health
 };
