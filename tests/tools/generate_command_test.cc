@@ -1,6 +1,7 @@
 // `corvid generate` end to end: the real binary on stories260K must stream the golden greedy
 // text, and reject bad input with a clear message and a non-zero exit code.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -22,7 +23,10 @@ struct RunResult {
 
 // Runs `corvid generate <args>` through the shell, capturing both streams.
 RunResult Generate(const std::string& args) {
-  const std::string err_path = ::testing::TempDir() + "/corvid_generate_stderr.txt";
+  // ctest runs this binary's tests as parallel processes: each call gets its own stderr file.
+  static int calls = 0;
+  const std::string err_path = ::testing::TempDir() + "/corvid_generate_stderr." +
+                               std::to_string(getpid()) + "." + std::to_string(++calls) + ".txt";
   const std::string command =
       std::string(CORVID_CLI) + " generate " + args + " 2>" + err_path;
   RunResult result;
