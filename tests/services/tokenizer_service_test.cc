@@ -19,30 +19,10 @@ namespace {
 using ::testing::HasSubstr;
 using namespace testing_util;  // NOLINT
 
-class TokenizerServiceTest : public ::testing::Test {
+class TokenizerServiceTest : public ServedTokenizersTest {
  protected:
-  static void SetUpTestSuite() {
-    if (!HaveModels()) return;
-    auto server =
-        TokenizerServer::Start(TestConfig({{"stories", StoriesDir()}, {"llama3", Llama3Dir()}}));
-    ASSERT_TRUE(server.ok()) << server.status();
-    ASSERT_TRUE((*server)->LoadModels().ok());
-    server_ = server->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    if (!HaveModels()) GTEST_SKIP() << "test models not found under " << ModelsDir();
-    stub_ = v1::Tokenizer::NewStub(Connect(server_->port()));
-  }
   const Tokenizer& Lib(const std::string& model) { return testing_util::Lib(*server_, model); }
-
-  static TokenizerServer* server_;
-  std::unique_ptr<v1::Tokenizer::Stub> stub_;
 };
-TokenizerServer* TokenizerServiceTest::server_ = nullptr;
 
 TEST_F(TokenizerServiceTest, BatchedEncodeDecodeCountMatchLibrary) {
   std::vector<std::string> texts = TestStrings();

@@ -18,24 +18,8 @@ using ::testing::HasSubstr;
 using namespace testing_util;  // NOLINT
 using Stream = grpc::ClientReaderWriter<v1::DetokenizeRequest, v1::DetokenizeResponse>;
 
-class TokenizerStreamTest : public ::testing::Test {
+class TokenizerStreamTest : public ServedTokenizersTest {
  protected:
-  static void SetUpTestSuite() {
-    if (!HaveModels()) return;
-    auto server =
-        TokenizerServer::Start(TestConfig({{"stories", StoriesDir()}, {"llama3", Llama3Dir()}}));
-    ASSERT_TRUE(server.ok()) << server.status();
-    ASSERT_TRUE((*server)->LoadModels().ok());
-    server_ = server->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    if (!HaveModels()) GTEST_SKIP() << "test models not found under " << ModelsDir();
-    stub_ = v1::Tokenizer::NewStub(Connect(server_->port()));
-  }
   // Sends `req` and reads its reply (the server answers every message, in order).
   static v1::DetokenizeResponse RoundTrip(Stream* stream, const v1::DetokenizeRequest& req) {
     v1::DetokenizeResponse resp;
@@ -44,11 +28,7 @@ class TokenizerStreamTest : public ::testing::Test {
     EXPECT_EQ(resp.batch_id(), req.batch_id());
     return resp;
   }
-
-  static TokenizerServer* server_;
-  std::unique_ptr<v1::Tokenizer::Stub> stub_;
 };
-TokenizerServer* TokenizerStreamTest::server_ = nullptr;
 
 struct Sequence {
   uint64_t id = 0;

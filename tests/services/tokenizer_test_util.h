@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "corvid/v1/tokenizer.grpc.pb.h"
+#include "gtest/gtest.h"
 #include "services/tokenizer/tokenizer_server.h"
 
 namespace corvid::tokenizer_service::testing_util {
@@ -95,6 +96,31 @@ inline std::shared_ptr<grpc::Channel> Connect(int port) {
   return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
                                    grpc::InsecureChannelCredentials(), args);
 }
+
+// A suite-wide in-process server serving stories260K as "stories" and Llama 3 as "llama3", and a
+// fresh stub per test; tests skip when the shared models are absent.
+class ServedTokenizersTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!HaveModels()) return;
+    auto server =
+        TokenizerServer::Start(TestConfig({{"stories", StoriesDir()}, {"llama3", Llama3Dir()}}));
+    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_TRUE((*server)->LoadModels().ok());
+    server_ = server->release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    if (!HaveModels()) GTEST_SKIP() << "test models not found under " << ModelsDir();
+    stub_ = v1::Tokenizer::NewStub(Connect(server_->port()));
+  }
+
+  static inline TokenizerServer* server_ = nullptr;
+  std::unique_ptr<v1::Tokenizer::Stub> stub_;
+};
 
 }  // namespace corvid::tokenizer_service::testing_util
 
