@@ -6,61 +6,60 @@
 #include "engine/cuda/cuda_check.h"
 
 namespace corvid::cuda {
+namespace {
 
-DeviceBuffer::~DeviceBuffer() {
-  if (data_ != nullptr) cudaFree(data_);
+cudaError_t Alloc(MemoryKind kind, void** ptr, size_t bytes) {
+  return kind == MemoryKind::kDevice ? cudaMalloc(ptr, bytes) : cudaMallocHost(ptr, bytes);
 }
 
-DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
+void Free(MemoryKind kind, void* ptr) {
+  if (ptr == nullptr) return;
+  if (kind == MemoryKind::kDevice) {
+    cudaFree(ptr);
+  } else {
+    cudaFreeHost(ptr);
+  }
+}
+
+const char* AllocName(MemoryKind kind) {
+  return kind == MemoryKind::kDevice ? "cudaMalloc" : "cudaMallocHost";
+}
+
+}  // namespace
+
+template <MemoryKind kKind>
+CudaBuffer<kKind>::~CudaBuffer() {
+  Free(kKind, data_);
+}
+
+template <MemoryKind kKind>
+CudaBuffer<kKind>::CudaBuffer(CudaBuffer&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
 
-DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
+template <MemoryKind kKind>
+CudaBuffer<kKind>& CudaBuffer<kKind>::operator=(CudaBuffer&& other) noexcept {
   if (this != &other) {
-    if (data_ != nullptr) cudaFree(data_);
+    Free(kKind, data_);
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
   }
   return *this;
 }
 
-absl::StatusOr<DeviceBuffer> DeviceBuffer::Allocate(size_t bytes) {
-  DeviceBuffer buf;
+template <MemoryKind kKind>
+absl::StatusOr<CudaBuffer<kKind>> CudaBuffer<kKind>::Allocate(size_t bytes) {
+  CudaBuffer buf;
   if (bytes == 0) return buf;
-  const cudaError_t err = cudaMalloc(&buf.data_, bytes);
+  const cudaError_t err = Alloc(kKind, &buf.data_, bytes);
   if (err != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky-free allocation error
-    return CudaStatus(err, absl::StrCat("cudaMalloc(", bytes, " bytes)").c_str());
+    cudaGetLastError();  // clear the failed allocation's error so later checks see their own
+    return CudaStatus(err, absl::StrCat(AllocName(kKind), "(", bytes, " bytes)").c_str());
   }
   buf.size_ = bytes;
   return buf;
 }
 
-PinnedBuffer::~PinnedBuffer() {
-  if (data_ != nullptr) cudaFreeHost(data_);
-}
-
-PinnedBuffer::PinnedBuffer(PinnedBuffer&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
-
-PinnedBuffer& PinnedBuffer::operator=(PinnedBuffer&& other) noexcept {
-  if (this != &other) {
-    if (data_ != nullptr) cudaFreeHost(data_);
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-  }
-  return *this;
-}
-
-absl::StatusOr<PinnedBuffer> PinnedBuffer::Allocate(size_t bytes) {
-  PinnedBuffer buf;
-  if (bytes == 0) return buf;
-  const cudaError_t err = cudaMallocHost(&buf.data_, bytes);
-  if (err != cudaSuccess) {
-    cudaGetLastError();
-    return CudaStatus(err, absl::StrCat("cudaMallocHost(", bytes, " bytes)").c_str());
-  }
-  buf.size_ = bytes;
-  return buf;
-}
+template class CudaBuffer<MemoryKind::kDevice>;
+template class CudaBuffer<MemoryKind::kPinnedHost>;
 
 }  // namespace corvid::cuda

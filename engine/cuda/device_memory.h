@@ -8,17 +8,23 @@
 
 namespace corvid::cuda {
 
-// cudaMalloc'd bytes, freed on destruction. Move-only.
-class DeviceBuffer {
- public:
-  DeviceBuffer() = default;
-  ~DeviceBuffer();
-  DeviceBuffer(DeviceBuffer&& other) noexcept;
-  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+enum class MemoryKind {
+  kDevice,      // cudaMalloc
+  kPinnedHost,  // cudaMallocHost: page-locked, so copies are fast and truly asynchronous
+};
 
-  static absl::StatusOr<DeviceBuffer> Allocate(size_t bytes);
+// Bytes of one MemoryKind, freed on destruction. Move-only.
+template <MemoryKind kKind>
+class CudaBuffer {
+ public:
+  CudaBuffer() = default;
+  ~CudaBuffer();
+  CudaBuffer(CudaBuffer&& other) noexcept;
+  CudaBuffer& operator=(CudaBuffer&& other) noexcept;
+  CudaBuffer(const CudaBuffer&) = delete;
+  CudaBuffer& operator=(const CudaBuffer&) = delete;
+
+  static absl::StatusOr<CudaBuffer> Allocate(size_t bytes);
 
   void* data() const { return data_; }
   template <typename T>
@@ -32,29 +38,8 @@ class DeviceBuffer {
   size_t size_ = 0;
 };
 
-// Page-locked host bytes (fast, truly asynchronous copies), freed on destruction. Move-only.
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  ~PinnedBuffer();
-  PinnedBuffer(PinnedBuffer&& other) noexcept;
-  PinnedBuffer& operator=(PinnedBuffer&& other) noexcept;
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-
-  static absl::StatusOr<PinnedBuffer> Allocate(size_t bytes);
-
-  void* data() const { return data_; }
-  template <typename T>
-  T* as() const {
-    return static_cast<T*>(data_);
-  }
-  size_t size() const { return size_; }
-
- private:
-  void* data_ = nullptr;
-  size_t size_ = 0;
-};
+using DeviceBuffer = CudaBuffer<MemoryKind::kDevice>;
+using PinnedBuffer = CudaBuffer<MemoryKind::kPinnedHost>;
 
 }  // namespace corvid::cuda
 
