@@ -28,4 +28,10 @@ DrainResult DrainServer(grpc::Server* server, AdmissionGate* gate, HealthReporte
   return result;
 }
 
+void StopServerNow(grpc::Server* server, AdmissionGate* gate, HealthReporter* health) {
+  gate->StopAdmitting();
+  if (health != nullptr) health->Shutdown();
+  server->Shutdown(absl::ToChronoTime(absl::Now()));
+}
+
 }  // namespace corvid::service

@@ -25,6 +25,11 @@ struct DrainResult {
 DrainResult DrainServer(grpc::Server* server, AdmissionGate* gate, HealthReporter* health,
                         absl::Duration grace);
 
+// The no-grace counterpart, for a server torn down without a drain (destructors): stop
+// admitting, health NOT_SERVING, cancel in-flight calls and shut down; the caller then Wait()s.
+// `health` may be null (start-up failed before it existed).
+void StopServerNow(grpc::Server* server, AdmissionGate* gate, HealthReporter* health);
+
 }  // namespace corvid::service
 
 #endif  // CORVID_SERVICES_COMMON_DRAIN_H_

@@ -59,11 +59,7 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
 
 SchedulerServer::~SchedulerServer() {
   if (server_ != nullptr) {  // null when Start() failed part-way
-    if (!drained_) {
-      gate_.StopAdmitting();
-      health_->Shutdown();
-      server_->Shutdown(absl::ToChronoTime(absl::Now()));
-    }
+    if (!drained_) service::StopServerNow(server_.get(), &gate_, health_.get());
     server_->Wait();
   }
   // Encode calls outlive their Generate calls when clients leave: end them before what their

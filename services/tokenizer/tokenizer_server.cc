@@ -40,11 +40,7 @@ absl::StatusOr<std::unique_ptr<TokenizerServer>> TokenizerServer::Start(
 
 TokenizerServer::~TokenizerServer() {
   if (server_ == nullptr) return;  // Start() failed before the server ran
-  if (!drained_) {
-    gate_.StopAdmitting();
-    if (health_ != nullptr) health_->Shutdown();
-    server_->Shutdown(absl::ToChronoTime(absl::Now()));
-  }
+  if (!drained_) service::StopServerNow(server_.get(), &gate_, health_.get());
   server_->Wait();
 }
 

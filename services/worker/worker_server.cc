@@ -4,6 +4,7 @@
 
 #include "absl/time/clock.h"
 #include "engine/status_macros.h"
+#include "services/common/drain.h"
 #include "services/common/grpc_server.h"
 #include "services/common/logging.h"
 #include "services/worker/backend_factory.h"
@@ -36,11 +37,7 @@ absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Start(const WorkerCo
 
 WorkerServer::~WorkerServer() {
   if (server_ != nullptr) {  // null when Start() failed part-way
-    if (!drained_) {
-      gate_.StopAdmitting();
-      health_->Shutdown();
-      server_->Shutdown(absl::ToChronoTime(absl::Now()));
-    }
+    if (!drained_) service::StopServerNow(server_.get(), &gate_, health_.get());
     server_->Wait();
   }
   stop_monitor_.Notify();
