@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "engine/cpu_backend.h"
+#include "engine/direct_step.h"
 #include "engine/model_presets.h"
 #include "engine/weights.h"
 #include "gtest/gtest.h"
-#include "tests/engine/step_builder.h"
 
 namespace {
 std::atomic<long> g_allocations{0};
@@ -44,8 +44,8 @@ TEST(CpuBackendAllocations, DecodeStepsAllocateNothing) {
 
   // Three sequences; prefill to 17 tokens, so the decode steps below (contexts 18..30) reuse
   // buffers already grown for their sizes.
-  std::vector<testing::TestSeq> seqs(3);
-  std::vector<testing::Chunk> prefill;
+  std::vector<DirectSeq> seqs(3);
+  std::vector<StepChunk> prefill;
   for (int i = 0; i < 3; ++i) {
     seqs[i].first_block = 4 * i;
     seqs[i].sampling.temperature = i == 0 ? 0.0f : 0.7f;
@@ -55,14 +55,14 @@ TEST(CpuBackendAllocations, DecodeStepsAllocateNothing) {
     prefill.push_back({&seqs[i], seqs[i].prompt, true});
   }
   StepResult result;
-  StepBatch batch = testing::BuildStep(prefill, 16, false);
+  StepBatch batch = BuildStep(prefill, 16, false);
   ASSERT_TRUE((*backend)->Execute(batch, &result).ok());
   // Build every decode batch first: building allocates, running must not.
   std::vector<StepBatch> steps;
   for (int s = 0; s < 13; ++s) {
-    std::vector<testing::Chunk> chunks;
+    std::vector<StepChunk> chunks;
     for (auto& seq : seqs) chunks.push_back({&seq, {7}, true});
-    steps.push_back(testing::BuildStep(chunks, 16, false));
+    steps.push_back(BuildStep(chunks, 16, false));
   }
   for (auto& seq : seqs) seq.output.reserve(64);
   ASSERT_TRUE((*backend)->Execute(steps[0], &result).ok());  // warm the sampler's buffers

@@ -10,18 +10,15 @@
 #include <vector>
 
 #include "engine/cpu_backend.h"
+#include "engine/direct_step.h"
 #include "engine/model_config.h"
 #include "engine/weights.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tests/engine/step_builder.h"
 
 namespace corvid {
 namespace {
 
-using testing::BuildStep;
-using testing::Chunk;
-using testing::TestSeq;
 
 struct Golden {
   std::vector<int32_t> prompt;
@@ -97,20 +94,20 @@ class CpuBackendGolden : public ::testing::TestWithParam<std::string> {
 
   // Runs one step; returns the logits rows (one per sampled sequence) and appends sampled
   // tokens to their sequences' outputs.
-  std::vector<float> Step(Backend& backend, const std::vector<Chunk>& chunks) {
+  std::vector<float> Step(Backend& backend, const std::vector<StepChunk>& chunks) {
     StepBatch batch = BuildStep(chunks, backend.kv_geometry().block_size);
     StepResult result;
     const absl::Status st = backend.Execute(batch, &result);
     EXPECT_TRUE(st.ok()) << st;
     size_t j = 0;
-    for (const Chunk& c : chunks) {
+    for (const StepChunk& c : chunks) {
       if (c.sample && j < result.tokens.size()) c.seq->output.push_back(result.tokens[j++].token);
     }
     return result.logits;
   }
 
   // Prompt in one step, then greedy decode: `steps` tokens; all logits rows concatenated.
-  std::vector<float> GreedyRun(Backend& backend, TestSeq* seq, int steps) {
+  std::vector<float> GreedyRun(Backend& backend, DirectSeq* seq, int steps) {
     std::vector<float> all = Step(backend, {{seq, seq->prompt, true}});
     for (int i = 1; i < steps; ++i) {
       const std::vector<float> row = Step(backend, {{seq, {seq->output.back()}, true}});
@@ -119,8 +116,8 @@ class CpuBackendGolden : public ::testing::TestWithParam<std::string> {
     return all;
   }
 
-  TestSeq GreedySeq() const {
-    TestSeq s;
+  DirectSeq GreedySeq() const {
+    DirectSeq s;
     s.prompt = golden_.prompt;
     s.sampling.temperature = 0.0f;
     return s;
@@ -135,7 +132,7 @@ class CpuBackendGolden : public ::testing::TestWithParam<std::string> {
 TEST_P(CpuBackendGolden, LogitsMatchGoldenTokenByToken) {
   auto backend = Make(2);
   ASSERT_NE(backend, nullptr);
-  TestSeq seq = GreedySeq();
+  DirectSeq seq = GreedySeq();
   const int vocab = config_.vocab_size;
   for (size_t pos = 0; pos < golden_.prompt.size(); ++pos) {
     const std::vector<float> logits = Step(*backend, {{&seq, {golden_.prompt[pos]}, true}});
@@ -162,7 +159,7 @@ TEST_P(CpuBackendGolden, LogitsMatchGoldenTokenByToken) {
 TEST_P(CpuBackendGolden, OneShotPrefillMatchesGolden) {
   auto backend = Make(2);
   ASSERT_NE(backend, nullptr);
-  TestSeq seq = GreedySeq();
+  DirectSeq seq = GreedySeq();
   const std::vector<float> logits = Step(*backend, {{&seq, seq.prompt, true}});
   ASSERT_EQ(logits.size(), golden_.last_prompt_logits.size());
   double max_diff = 0.0;
@@ -177,7 +174,7 @@ TEST_P(CpuBackendGolden, OneShotPrefillMatchesGolden) {
 TEST_P(CpuBackendGolden, GreedyContinuationIsTokenIdentical) {
   auto backend = Make(2);
   ASSERT_NE(backend, nullptr);
-  TestSeq seq = GreedySeq();
+  DirectSeq seq = GreedySeq();
   GreedyRun(*backend, &seq, static_cast<int>(golden_.greedy.size()));
   EXPECT_EQ(seq.output, golden_.greedy);
 }
@@ -192,7 +189,7 @@ TEST_P(CpuBackendInvariance, ChunkedPrefillEqualsOneShot) {
   auto one_shot = Make(2, 4);
   auto chunked = Make(2, 4);
   ASSERT_TRUE(one_shot && chunked);
-  TestSeq a = GreedySeq(), b = GreedySeq();
+  DirectSeq a = GreedySeq(), b = GreedySeq();
   a.prompt = b.prompt = tokens;
   const std::vector<float> want = Step(*one_shot, {{&a, tokens, true}});
   const std::vector<int32_t> c1(tokens.begin(), tokens.begin() + 3);
@@ -205,7 +202,7 @@ TEST_P(CpuBackendInvariance, ChunkedPrefillEqualsOneShot) {
   EXPECT_EQ(b.output, a.output);
   // One token per step (the backend's fused decode path) lands on the same bits too.
   auto stepwise = Make(2, 4);
-  TestSeq d = GreedySeq();
+  DirectSeq d = GreedySeq();
   d.prompt = tokens;
   std::vector<float> last;
   for (size_t i = 0; i < tokens.size(); ++i) {
@@ -222,7 +219,7 @@ TEST_P(CpuBackendInvariance, ThreadCountDoesNotChangeResults) {
   auto two = Make(2);
   auto three = Make(3);
   ASSERT_TRUE(one && two && three);
-  TestSeq a = GreedySeq(), b = GreedySeq(), c = GreedySeq();
+  DirectSeq a = GreedySeq(), b = GreedySeq(), c = GreedySeq();
   const std::vector<float> logits1 = GreedyRun(*one, &a, 12);
   EXPECT_EQ(GreedyRun(*two, &b, 12), logits1);
   EXPECT_EQ(GreedyRun(*three, &c, 12), logits1);
@@ -235,21 +232,21 @@ TEST_P(CpuBackendInvariance, BatchCompositionDoesNotChangeResults) {
   auto batch_backend = Make(2);
   ASSERT_TRUE(alone_backend && batch_backend);
   auto make_a = [&] {
-    TestSeq s = GreedySeq();
+    DirectSeq s = GreedySeq();
     s.id = 1;
     s.sampling.temperature = 0.9f;
     s.sampling.top_p = 0.9f;
     s.sampling.seed = 42;
     return s;
   };
-  TestSeq a = make_a();
+  DirectSeq a = make_a();
   const int steps = 8;
   std::vector<float> want = Step(*alone_backend, {{&a, a.prompt, true}});
   for (int i = 1; i < steps; ++i) {
     const auto row = Step(*alone_backend, {{&a, {a.output.back()}, true}});
     want.insert(want.end(), row.begin(), row.end());
   }
-  TestSeq a2 = make_a(), b = GreedySeq(), c = GreedySeq();
+  DirectSeq a2 = make_a(), b = GreedySeq(), c = GreedySeq();
   a2.first_block = 10;
   b.id = 2;
   b.first_block = 20;
@@ -281,7 +278,7 @@ TEST_P(CpuBackendInvariance, BatchCompositionDoesNotChangeResults) {
 TEST_P(CpuBackendInvariance, RejectsMalformedBatches) {
   auto backend = Make(1);
   ASSERT_NE(backend, nullptr);
-  TestSeq seq = GreedySeq();
+  DirectSeq seq = GreedySeq();
   const StepBatch good = BuildStep({{&seq, seq.prompt, true}}, 16);
   StepResult result;
   auto expect_invalid = [&](StepBatch bad, const char* what) {

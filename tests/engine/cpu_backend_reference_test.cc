@@ -10,10 +10,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/cpu_backend.h"
+#include "engine/direct_step.h"
 #include "engine/model_presets.h"
 #include "engine/weights.h"
 #include "gtest/gtest.h"
-#include "tests/engine/step_builder.h"
 
 namespace corvid {
 namespace {
@@ -168,15 +168,15 @@ TEST_P(CpuBackendReference, LogitsMatchNaiveDoubleForward) {
 
   const std::vector<int32_t> tokens = {1, 77, 300, 5, 511, 42, 8, 9, 200, 13, 400};
   const std::vector<Vec> want = ReferenceLogits(*config, **store, tokens);
-  testing::TestSeq seq;
+  DirectSeq seq;
   seq.prompt.assign(tokens.begin(), tokens.begin() + 6);
   seq.sampling.temperature = 0.0f;
-  std::vector<std::vector<testing::Chunk>> steps = {{{&seq, {1, 77, 300}, false}},
+  std::vector<std::vector<StepChunk>> steps = {{{&seq, {1, 77, 300}, false}},
                                                     {{&seq, {5, 511, 42}, true}}};
   for (size_t i = 6; i < tokens.size(); ++i) steps.push_back({{&seq, {tokens[i]}, true}});
   int pos = 2;  // position of the first sampled row
   for (const auto& chunks : steps) {
-    StepBatch batch = testing::BuildStep(chunks, v.block_size);
+    StepBatch batch = BuildStep(chunks, v.block_size);
     StepResult result;
     ASSERT_TRUE((*backend)->Execute(batch, &result).ok());
     if (!chunks[0].sample) continue;

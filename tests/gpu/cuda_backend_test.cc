@@ -12,19 +12,16 @@
 
 #include "engine/cpu_backend.h"
 #include "engine/cuda/cuda_backend.h"
-#include "engine/status_macros.h"
+#include "engine/direct_step.h"
 #include "engine/model_config.h"
+#include "engine/status_macros.h"
 #include "engine/weights.h"
 #include "nlohmann/json.hpp"
-#include "tests/engine/step_builder.h"
 #include "tests/gpu/gpu_test_util.h"
 
 namespace corvid {
 namespace {
 
-using testing::BuildStep;
-using testing::Chunk;
-using testing::TestSeq;
 
 constexpr int kBlockSize = 16;
 
@@ -61,19 +58,19 @@ CudaBackendOptions SmallOptions() {
 // Runs sequences to completion in lock-step: `start_step[i]` is the step at which sequence i's
 // prompt is fed (as one chunk, or chunks of `chunk` tokens), then it decodes `steps` tokens.
 // Returns every sequence's output; `logits` (if set) gets sequence 0's logits per sample.
-absl::Status RunSeqs(Backend* b, std::vector<TestSeq>* seqs, const std::vector<int>& start_step,
+absl::Status RunSeqs(Backend* b, std::vector<DirectSeq>* seqs, const std::vector<int>& start_step,
                  int steps, int chunk, std::vector<std::vector<float>>* logits = nullptr) {
   int next_block = 0;
-  for (TestSeq& s : *seqs) {
+  for (DirectSeq& s : *seqs) {
     s.first_block = next_block;
     next_block += (static_cast<int>(s.prompt.size()) + steps + kBlockSize) / kBlockSize + 1;
   }
   std::vector<size_t> fed(seqs->size(), 0);
   for (int step = 0;; ++step) {
-    std::vector<Chunk> chunks;
+    std::vector<StepChunk> chunks;
     std::vector<int> owner;
     for (size_t i = 0; i < seqs->size(); ++i) {
-      TestSeq& s = (*seqs)[i];
+      DirectSeq& s = (*seqs)[i];
       if (step < start_step[i] || static_cast<int>(s.output.size()) >= steps) continue;
       if (fed[i] < s.prompt.size()) {
         const size_t n = chunk > 0 ? std::min<size_t>(chunk, s.prompt.size() - fed[i])
@@ -109,7 +106,7 @@ absl::Status RunSeqs(Backend* b, std::vector<TestSeq>* seqs, const std::vector<i
 
 std::vector<int32_t> GreedyAlone(Backend* b, const std::vector<int32_t>& prompt, int steps,
                                  int chunk = 0) {
-  std::vector<TestSeq> seqs(1);
+  std::vector<DirectSeq> seqs(1);
   seqs[0].prompt = prompt;
   seqs[0].sampling.temperature = 0.0f;
   const absl::Status st = RunSeqs(b, &seqs, {0}, steps, chunk);
@@ -170,7 +167,7 @@ TEST_P(StoriesTest, RequestIsBatchInvariant) {
       o.cuda_graphs = graphs;
       auto b = MakeGpu(o);
       ASSERT_NE(b, nullptr);
-      std::vector<TestSeq> seqs(64);
+      std::vector<DirectSeq> seqs(64);
       std::vector<int> start(64, 0);
       const int probe = staggered ? 40 : 17;
       for (int i = 0; i < 64; ++i) {
@@ -199,11 +196,11 @@ TEST_P(StoriesTest, SeededSamplingIsBatchInvariant) {
   p.top_k = 40;
   p.repetition_penalty = 1.1f;
   p.seed = 42;
-  std::vector<TestSeq> alone(1);
+  std::vector<DirectSeq> alone(1);
   alone[0].prompt = golden_.prompt;
   alone[0].sampling = p;
   ASSERT_TRUE(RunSeqs(gpu.get(), &alone, {0}, 30, 0).ok());
-  std::vector<TestSeq> batch(9);
+  std::vector<DirectSeq> batch(9);
   for (int i = 0; i < 9; ++i) {
     batch[i].id = i + 1;
     batch[i].prompt = golden_.prompt;
@@ -257,7 +254,7 @@ TEST(CudaBackendSynthetic, FlashPrefillModelsMatchCpuBackend) {
     std::vector<int32_t> prompt;
     for (int i = 0; i < 150; ++i) prompt.push_back(static_cast<int32_t>(gen() % 1000));
     auto logits_of = [&](Backend* b, int chunk) {
-      std::vector<TestSeq> s(1);
+      std::vector<DirectSeq> s(1);
       s[0].prompt = prompt;
       s[0].sampling.temperature = 0.0f;
       std::vector<std::vector<float>> logits;
@@ -284,7 +281,7 @@ TEST(CudaBackend, RejectsMalformedSteps) {
   const ModelConfig c = SyntheticConfig(4, 2);
   auto gpu = CreateCudaBackend(c, nullptr, SmallOptions());  // random device weights
   ASSERT_TRUE(gpu.ok()) << gpu.status();
-  TestSeq s;
+  DirectSeq s;
   s.prompt = {1, 2, 3};
   s.sampling.temperature = 0.0f;
   StepBatch good = BuildStep({{&s, s.prompt, true}}, kBlockSize);

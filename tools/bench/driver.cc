@@ -5,16 +5,14 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "engine/direct_step.h"
 #include "engine/status_macros.h"
 
 namespace corvid::bench {
 namespace {
 
-struct Seq {
-  std::vector<int32_t> prompt, output;
-  SamplingParams sampling;
-  int first_block = 0;
-  int context_len = 0;
+// A benchmark sequence: the shared direct-step state plus how much of its prompt is fed.
+struct Seq : DirectSeq {
   int fed = 0;
 };
 
@@ -25,25 +23,13 @@ double NowMs() {
 }
 
 void AddToStep(Seq& s, int n, bool sample, int block_size, StepBatch* b) {
-  StepSequence ss;
-  ss.seq_id = s.first_block;
-  ss.num_query_tokens = n;
-  ss.context_len = s.context_len + n;
-  ss.sample = sample;
-  ss.sampling = &s.sampling;
-  ss.prompt = &s.prompt;
-  ss.output = &s.output;
+  StepChunk chunk{&s, {}, sample};
   for (int j = 0; j < n; ++j) {
     const int pos = s.context_len + j;
-    b->token_ids.push_back(pos < static_cast<int>(s.prompt.size()) ? s.prompt[pos]
+    chunk.tokens.push_back(pos < static_cast<int>(s.prompt.size()) ? s.prompt[pos]
                                                                    : s.output.back());
-    b->positions.push_back(pos);
   }
-  const int blocks = (ss.context_len + block_size - 1) / block_size;
-  for (int j = 0; j < blocks; ++j) b->block_ids.push_back(s.first_block + j);
-  b->block_indptr.push_back(static_cast<int32_t>(b->block_ids.size()));
-  b->seqs.push_back(ss);
-  s.context_len = ss.context_len;
+  AppendChunk(chunk, block_size, b);
 }
 
 absl::Status RunStep(Backend* backend, StepBatch& batch, std::vector<Seq*>& samplers) {
@@ -80,6 +66,7 @@ absl::StatusOr<BatchTiming> TimeBatch(Backend* backend, int batch, int prompt_le
   for (int i = 0; i < batch; ++i) {
     for (int j = 0; j < prompt_len; ++j) seqs[i].prompt.push_back(tok(gen_rng));
     seqs[i].sampling.temperature = 0.0f;
+    seqs[i].id = i;
     seqs[i].first_block = i * per_seq;
   }
   BatchTiming t;

@@ -17,11 +17,11 @@
 #include "engine/cpu_backend.h"
 #include "engine/cpu_parallel.h"
 #include "engine/cpu_simd.h"
+#include "engine/direct_step.h"
 #include "engine/model_config.h"
 #include "engine/model_presets.h"
 #include "engine/sampler.h"
 #include "engine/weights.h"
-#include "tests/engine/step_builder.h"
 #include "tools/cpu_bench/roofline.h"
 
 ABSL_FLAG(std::string, model, "", "Hugging Face model folder");
@@ -37,18 +37,15 @@ namespace corvid {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using testing::BuildStep;
-using testing::Chunk;
-using testing::TestSeq;
 
 double Since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-std::vector<TestSeq> MakeSeqs(int n, int len, int vocab, int blocks_per_seq, uint32_t seed) {
+std::vector<DirectSeq> MakeSeqs(int n, int len, int vocab, int blocks_per_seq, uint32_t seed) {
   std::mt19937 gen(seed);
   std::uniform_int_distribution<int32_t> tok(3, vocab - 1);
-  std::vector<TestSeq> seqs(n);
+  std::vector<DirectSeq> seqs(n);
   for (int i = 0; i < n; ++i) {
     seqs[i].id = i;
     seqs[i].first_block = i * blocks_per_seq;
@@ -58,7 +55,7 @@ std::vector<TestSeq> MakeSeqs(int n, int len, int vocab, int blocks_per_seq, uin
   return seqs;
 }
 
-bool Run(Backend& backend, const std::vector<Chunk>& chunks) {
+bool Run(Backend& backend, const std::vector<StepChunk>& chunks) {
   StepBatch batch = BuildStep(chunks, backend.kv_geometry().block_size, false);
   StepResult result;
   const absl::Status st = backend.Execute(batch, &result);
@@ -67,7 +64,7 @@ bool Run(Backend& backend, const std::vector<Chunk>& chunks) {
     return false;
   }
   size_t j = 0;
-  for (const Chunk& c : chunks) {
+  for (const StepChunk& c : chunks) {
     if (c.sample) c.seq->output.push_back(result.tokens[j++].token);
   }
   return true;
@@ -77,7 +74,7 @@ bool Run(Backend& backend, const std::vector<Chunk>& chunks) {
 double TimePrefill(Backend& backend, int len, int blocks_per_seq, int reps) {
   double best = 1e30;
   for (int r = 0; r < reps + 1; ++r) {  // the first run warms caches and buffers
-    std::vector<TestSeq> seqs = MakeSeqs(1, len, backend.config().vocab_size, blocks_per_seq, r);
+    std::vector<DirectSeq> seqs = MakeSeqs(1, len, backend.config().vocab_size, blocks_per_seq, r);
     const auto t0 = Clock::now();
     if (!Run(backend, {{&seqs[0], seqs[0].prompt, true}})) return -1;
     if (r > 0) best = std::min(best, Since(t0));
@@ -89,14 +86,14 @@ double TimePrefill(Backend& backend, int len, int blocks_per_seq, int reps) {
 double TimeDecode(Backend& backend, int batch, int len, int steps, int blocks_per_seq, int reps) {
   double best = 1e30;
   for (int r = 0; r < reps; ++r) {
-    std::vector<TestSeq> seqs =
+    std::vector<DirectSeq> seqs =
         MakeSeqs(batch, len, backend.config().vocab_size, blocks_per_seq, 100 + r);
-    std::vector<Chunk> chunks;
-    for (TestSeq& s : seqs) chunks.push_back({&s, s.prompt, true});
+    std::vector<StepChunk> chunks;
+    for (DirectSeq& s : seqs) chunks.push_back({&s, s.prompt, true});
     if (!Run(backend, chunks)) return -1;
     const auto t0 = Clock::now();
     for (int i = 0; i < steps; ++i) {
-      for (Chunk& c : chunks) c.tokens = {c.seq->output.back()};
+      for (StepChunk& c : chunks) c.tokens = {c.seq->output.back()};
       if (!Run(backend, chunks)) return -1;
     }
     best = std::min(best, Since(t0));

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "engine/cuda/cuda_backend.h"
+#include "engine/direct_step.h"
 #include "engine/model_config.h"
 #include "engine/status_macros.h"
 #include "engine/weights.h"
@@ -40,35 +41,20 @@ absl::Status Generate() {
   ASSIGN_OR_RETURN(auto backend, corvid::CreateCudaBackend(config, weights.get(), o));
   weights.reset();  // the device has its own copy
 
-  corvid::SamplingParams p;
-  p.temperature = 0.0f;
-  p.top_logprobs = 5;
-  std::vector<int32_t> output;
+  corvid::DirectSeq seq;
+  seq.id = 1;
+  seq.prompt = prompt;
+  seq.sampling.temperature = 0.0f;
+  seq.sampling.top_logprobs = 5;
+  std::vector<int32_t>& output = seq.output;
   std::vector<std::string> top5;
-  int context = 0;
   while (static_cast<int>(output.size()) < steps) {
-    corvid::StepBatch b;
-    corvid::StepSequence s;
-    s.seq_id = 1;
-    s.sample = true;
-    s.sampling = &p;
-    s.prompt = &prompt;
-    s.output = &output;
-    const std::vector<int32_t> feed =
-        output.empty() ? prompt : std::vector<int32_t>{output.back()};
-    s.num_query_tokens = static_cast<int>(feed.size());
-    s.context_len = context + s.num_query_tokens;
-    for (size_t j = 0; j < feed.size(); ++j) {
-      b.token_ids.push_back(feed[j]);
-      b.positions.push_back(context + static_cast<int>(j));
-    }
-    b.block_indptr = {0};
-    for (int j = 0; j * o.block_size < s.context_len; ++j) b.block_ids.push_back(j);
-    b.block_indptr.push_back(static_cast<int32_t>(b.block_ids.size()));
-    b.seqs.push_back(s);
+    // First step: the whole prompt; then the last sampled token.
+    corvid::StepChunk chunk{&seq, output.empty() ? prompt : std::vector<int32_t>{output.back()},
+                            true};
+    corvid::StepBatch b = corvid::BuildStep({chunk}, o.block_size, false);
     corvid::StepResult r;
     RETURN_IF_ERROR(backend->Execute(b, &r));
-    context = s.context_len;
     output.push_back(r.tokens[0].token);
     std::vector<std::string> ids;
     for (const auto& [id, lp] : r.tokens[0].top_logprobs) ids.push_back(std::to_string(id));
