@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds the CUDA targets here and packs what the GPU machine needs into one archive under the
-# main checkout's git-ignored .gpupack/ (the device tool sends the main checkout; name
-# ".gpupack" in `carry`): stripped binaries, the non-system shared libraries they load, the
-# stories260K half-precision test models and the GPU-side scripts. Then, on the GPU machine:
+# Builds the CUDA targets here and packs what the GPU machine needs into one archive, by default
+# under this checkout's git-ignored .gpupack/ (or the folder given as $1, e.g. the main
+# checkout's .gpupack-NAME/ when working from another worktree: the device tool sends the main
+# checkout, so name that folder in `carry`): stripped binaries, the non-system shared libraries
+# they load, the stories260K half-precision test models and the GPU-side scripts. Then, on the GPU machine:
 #   bash .gpupack/run_on_gpu.sh [tests|bench|hf|all]
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
-dest=${1:-/work/main/.gpupack}
+dest=${1:-$src/.gpupack}
 models=${CORVID_TEST_MODELS_DIR:-/work/shared/models}
 cd "$src"
 cmake --preset default -DCORVID_BUILD_SERVICES=OFF -DCORVID_TEST_MODELS_DIR="$models" >/dev/null

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# On the GPU machine, from the checkout root: unpacks .gpupack/pack.tar.xz (see pack.sh) and runs
-# the GPU tests, the benchmark (+ torch attention reference) and/or the transformers comparison.
-# Logs go to $OUT (the device tool brings them back).
+# On the GPU machine, from the checkout root: unpacks the pack.tar.xz beside this script (see
+# pack.sh; .gpupack/ by default, another .gpupack-NAME/ when several packs share the checkout)
+# and runs the GPU tests, the benchmark (+ torch attention reference) and/or the transformers
+# comparison. Logs go to $OUT (the device tool brings them back).
 #   bash .gpupack/run_on_gpu.sh [tests|bench|hf|all] ...
 set -uo pipefail
 OUT=${OUT:-/tmp/corvid-out}
 mkdir -p "$OUT"
-pack=/tmp/corvid-pack
-if [ ! -x "$pack/bin/corvid-bench" ]; then
-  mkdir -p "$pack" && xz -dc .gpupack/pack.tar.xz | tar -C "$pack" -xf - || exit 1
+here=$(cd "$(dirname "$0")" && pwd)
+pack=/tmp/corvid-pack-$(basename "$here")
+if [ ! -x "$pack/bin/corvid-bench" ] || [ "$here/pack.tar.xz" -nt "$pack/bin" ]; then
+  rm -rf "$pack" && mkdir -p "$pack" && xz -dc "$here/pack.tar.xz" | tar -C "$pack" -xf - || exit 1
 fi
 export LD_LIBRARY_PATH="$pack/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 models_path=$(cat "$pack/models_path")
