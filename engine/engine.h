@@ -40,6 +40,8 @@ struct EngineOptions {
   int max_num_batched_tokens = 512;    // token budget per step (prefill chunks + decodes)
   int max_model_len = 0;               // 0 = the model's max_position_embeddings
   uint64_t seed = 0x636f72766964ull;   // draws per-request seeds when requests have none
+  // Reuse the KV of full blocks whose token prefix was computed before (docs/engine.md).
+  bool enable_prefix_caching = true;
 };
 
 // What a scheduler needs to admit work.
@@ -49,12 +51,17 @@ struct EngineCapacity {
   int block_size = 0;
   int running = 0;
   int waiting = 0;
+  int cached_kv_blocks = 0;  // blocks holding reusable prefix KV (in use or evictable)
 };
 
 struct StepStats {
   int num_prefill_tokens = 0;
   int num_decode_tokens = 0;
   int num_preempted = 0;
+  // Prefix caching, over this step's admissions: history tokens looked up, and how many of
+  // them were found cached (so not computed).
+  int num_prefix_queried_tokens = 0;
+  int num_prefix_hit_tokens = 0;
 };
 
 class Engine {

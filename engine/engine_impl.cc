@@ -81,7 +81,8 @@ EngineImpl::EngineImpl(std::unique_ptr<Backend> backend, const EngineOptions& op
       options_(options),
       max_model_len_(max_model_len),
       seed_state_(options.seed),
-      blocks_(backend_->kv_geometry().num_blocks, backend_->kv_geometry().block_size),
+      blocks_(backend_->kv_geometry().num_blocks, backend_->kv_geometry().block_size,
+              options.enable_prefix_caching),
       planner_(PlannerLimits{options.max_num_seqs, options.max_num_batched_tokens}, &blocks_) {}
 
 absl::Status EngineImpl::Add(GenerationRequest request) {
@@ -118,6 +119,7 @@ EngineCapacity EngineImpl::Capacity() const {
   capacity.block_size = blocks_.block_size();
   capacity.running = static_cast<int>(planner_.running().size());
   capacity.waiting = static_cast<int>(planner_.waiting().size());
+  capacity.cached_kv_blocks = blocks_.num_cached_blocks();
   return capacity;
 }
 
@@ -134,6 +136,8 @@ absl::Status EngineImpl::Step(std::vector<TokenEvent>* events, StepStats* stats)
     stats->num_prefill_tokens = plan.num_prefill_tokens;
     stats->num_decode_tokens = plan.num_decode_tokens;
     stats->num_preempted = plan.num_preempted;
+    stats->num_prefix_queried_tokens = plan.num_prefix_queried_tokens;
+    stats->num_prefix_hit_tokens = plan.num_prefix_hit_tokens;
   }
   if (plan.chunks.empty()) return absl::OkStatus();
   StepBatch batch;
@@ -206,6 +210,7 @@ void EngineImpl::ApplyResult(const StepPlan& plan, const StepResult& result,
   for (const PlannedChunk& chunk : plan.chunks) {
     Sequence* seq = chunk.seq;
     seq->num_computed += chunk.num_tokens;
+    planner_.CacheComputedBlocks(seq, seq->num_computed - chunk.num_tokens);
     if (!chunk.sample) continue;
     const SampledToken& token = result.tokens[next++];
     seq->output.push_back(token.token);
@@ -240,6 +245,8 @@ void EngineImpl::RequeueBatch(const StepPlan& plan) {
   std::sort(seqs.begin(), seqs.end(),
             [](const Sequence* a, const Sequence* b) { return a->admitted_at > b->admitted_at; });
   for (Sequence* seq : seqs) planner_.Preempt(seq);
+  // The failed step may have damaged KV that cached blocks describe: trust none of it.
+  blocks_.ClearCache();
 }
 
 absl::Status EngineImpl::CheckInvariants() const {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/prefix_hash.h"
 
 namespace corvid {
 
@@ -25,6 +26,9 @@ struct Sequence {
   int prefill_len = 0;
   // Admission order among running sequences; the highest is the first preemption victim.
   int64_t admitted_at = -1;
+  // Prefix caching: chain hashes of the full blocks of the history computed so far. The
+  // history only grows (prompt, then output), so they stay valid across preemptions.
+  std::vector<uint64_t> block_hashes;
 
   int64_t id() const { return request.id; }
   int num_tokens() const {
@@ -39,6 +43,15 @@ struct Sequence {
   // prompt while prefilling, 1 while decoding.
   int num_pending() const { return num_tokens() - num_computed; }
   bool decoding() const { return state == State::kRunning && num_computed >= prefill_len; }
+  // Extends block_hashes to cover every full block of the first `n` history tokens.
+  void HashBlocks(int n, int block_size) {
+    std::vector<int32_t> tokens(block_size);
+    for (int b = static_cast<int>(block_hashes.size()); (b + 1) * block_size <= n; ++b) {
+      for (int s = 0; s < block_size; ++s) tokens[s] = token(b * block_size + s);
+      const uint64_t parent = b == 0 ? kPrefixHashRoot : block_hashes[b - 1];
+      block_hashes.push_back(HashKvBlock(parent, tokens.data(), block_size));
+    }
+  }
 };
 
 }  // namespace corvid

@@ -102,19 +102,46 @@ absl::Status StepPlanner::PlanAdmissions(StepPlan* plan, int* budget) {
   while (!waiting_.empty() && *budget > 0 &&
          static_cast<int>(running_.size()) < limits_.max_num_seqs) {
     Sequence* seq = waiting_.front();
-    if (!blocks_->CanAllocate(seq->num_tokens())) break;
-    RETURN_IF_ERROR(blocks_->Allocate(seq->id(), seq->num_tokens()));
+    const std::vector<int32_t> prefix = MatchCachedPrefix(seq);
+    if (!blocks_->CanAllocate(seq->num_tokens(), prefix)) break;
+    RETURN_IF_ERROR(blocks_->Allocate(seq->id(), seq->num_tokens(), prefix));
     waiting_.pop_front();
     seq->state = Sequence::State::kRunning;
-    seq->num_computed = 0;
+    seq->num_computed = static_cast<int>(prefix.size()) * blocks_->block_size();
     seq->prefill_len = seq->num_tokens();
     seq->admitted_at = next_admission_++;
     running_.push_back(seq);
+    if (blocks_->prefix_caching()) {
+      plan->num_prefix_queried_tokens += seq->num_tokens();
+      plan->num_prefix_hit_tokens += seq->num_computed;
+    }
     const int n = std::min(seq->num_pending(), *budget);
     AddChunk(seq, n, /*decode=*/false, plan);
     *budget -= n;
   }
   return absl::OkStatus();
+}
+
+std::vector<int32_t> StepPlanner::MatchCachedPrefix(Sequence* seq) const {
+  if (!blocks_->prefix_caching()) return {};
+  // At least the last history token is computed, so that the step has logits to sample.
+  const int bs = blocks_->block_size();
+  const int max_blocks = (seq->num_tokens() - 1) / bs;
+  seq->HashBlocks(max_blocks * bs, bs);
+  return blocks_->MatchPrefix(seq->block_hashes, max_blocks,
+                              [seq](int i) { return seq->token(i); });
+}
+
+void StepPlanner::CacheComputedBlocks(Sequence* seq, int computed_before) {
+  if (!blocks_->prefix_caching()) return;
+  const int bs = blocks_->block_size();
+  const int full = seq->num_computed / bs;
+  seq->HashBlocks(full * bs, bs);
+  for (int b = computed_before / bs; b < full; ++b) {
+    const uint64_t parent = b == 0 ? kPrefixHashRoot : seq->block_hashes[b - 1];
+    blocks_->CacheBlock(seq->id(), b, parent, seq->block_hashes[b],
+                        [seq](int i) { return seq->token(i); });
+  }
 }
 
 absl::Status StepPlanner::CheckInvariants() const {
@@ -138,6 +165,7 @@ absl::Status StepPlanner::CheckInvariants() const {
                                               " tokens, ", seq->num_computed, " computed"));
     }
     last_admission = seq->admitted_at;
+    RETURN_IF_ERROR(CheckSharedBlocks(*seq));
   }
   for (const Sequence* seq : waiting_) {
     if (seq->state != Sequence::State::kWaiting || blocks_->Has(seq->id()) ||
@@ -150,6 +178,21 @@ absl::Status StepPlanner::CheckInvariants() const {
     return absl::InternalError("planner: block tables that no running sequence owns");
   }
   return blocks_->CheckInvariants();
+}
+
+absl::Status StepPlanner::CheckSharedBlocks(const Sequence& seq) const {
+  // A block another table may read (shared or registered) must hold only computed positions of
+  // this sequence, so that no step of it ever writes there.
+  const std::vector<int32_t>& table = blocks_->BlockTable(seq.id());
+  const int bs = blocks_->block_size();
+  for (int i = 0; i < static_cast<int>(table.size()); ++i) {
+    const int32_t b = table[i];
+    if ((blocks_->RefCount(b) > 1 || blocks_->IsCached(b)) && (i + 1) * bs > seq.num_computed) {
+      return absl::InternalError(absl::StrCat("planner: sequence ", seq.id(), " block ", i,
+                                              " is shared or cached but not fully computed"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace corvid

@@ -27,6 +27,8 @@ struct StepPlan {
   int num_prefill_tokens = 0;
   int num_decode_tokens = 0;
   int num_preempted = 0;
+  int num_prefix_queried_tokens = 0;  // history tokens of admissions looked up in the cache
+  int num_prefix_hit_tokens = 0;      // ...and found there (num_computed at admission)
 };
 
 struct PlannerLimits {
@@ -56,6 +58,10 @@ class StepPlanner {
   const std::deque<Sequence*>& waiting() const { return waiting_; }
   const std::vector<Sequence*>& running() const { return running_; }
 
+  // After a step computed `seq` up to seq->num_computed (from `computed_before`): registers
+  // the blocks that became full in the prefix cache.
+  void CacheComputedBlocks(Sequence* seq, int computed_before);
+
   // The planner's invariants (see docs/engine.md): INTERNAL naming the first violation.
   absl::Status CheckInvariants() const;
 
@@ -64,6 +70,9 @@ class StepPlanner {
   void PlanPrefillContinuations(StepPlan* plan, int* budget);
   absl::Status PlanAdmissions(StepPlan* plan, int* budget);
   static void AddChunk(Sequence* seq, int num_tokens, bool decode, StepPlan* plan);
+  // The cached blocks a new admission of `seq` can start from (empty when caching is off).
+  std::vector<int32_t> MatchCachedPrefix(Sequence* seq) const;
+  absl::Status CheckSharedBlocks(const Sequence& seq) const;
 
   PlannerLimits limits_;
   KvBlockManager* blocks_;

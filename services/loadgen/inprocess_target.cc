@@ -25,6 +25,7 @@ absl::StatusOr<std::unique_ptr<InProcessTarget>> InProcessTarget::Create(InProce
   engine_options.max_num_seqs = static_cast<int>(w.max_running);
   engine_options.max_num_batched_tokens = static_cast<int>(w.max_batched_tokens);
   engine_options.max_model_len = static_cast<int>(w.max_model_len);
+  engine_options.enable_prefix_caching = w.enable_prefix_caching;
   ASSIGN_OR_RETURN(target->engine_, Engine::Create(std::move(backend), engine_options));
   auto tokenizer = LoadTokenizer(w.model_dir);
   if (tokenizer.ok()) target->tokenizer_ = std::move(tokenizer).value();

@@ -23,6 +23,8 @@ void RegisterEngineFlags(service::FlagSet& flags, worker::WorkerConfig* w) {
                "--in-process: requests held in the engine at once (more wait), as the worker's");
   flags.AddDouble("min-step-ms", &w->min_step_ms,
                   "--in-process: pace engine steps, as corvid-worker --min-step-ms");
+  flags.AddBool("enable-prefix-caching", &w->enable_prefix_caching,
+                "--in-process: reuse cached prefix KV, as corvid-worker --enable-prefix-caching");
 }
 
 }  // namespace

@@ -14,7 +14,11 @@ namespace corvid::scheduler {
 SchedulerCore::SchedulerCore(const SchedulerOptions& options,
                              std::vector<std::string> worker_addresses, TokenizerPool* tokenizers,
                              SchedulerMetrics* metrics)
-    : options_(options), tokenizers_(tokenizers), metrics_(metrics), queue_(options.queue) {
+    : options_(options),
+      tokenizers_(tokenizers),
+      metrics_(metrics),
+      queue_(options.queue),
+      affinity_(options.affinity) {
   for (const std::string& address : worker_addresses) AddWorkerNow(address);
   for (int i = 0; i < tokenizers_->size(); ++i) {
     auto slot = std::make_unique<DetokSlot>();
@@ -220,11 +224,19 @@ void SchedulerCore::TryDispatch() {
   if (queue_.empty()) return;
   std::vector<WorkerLoad*> loads;
   for (auto& w : workers_) loads.push_back(w->up ? w->load.get() : nullptr);
+  PrefixRouting routing;
+  routing.affinity = &affinity_;
+  routing.prompt_of = [this](uint64_t id) -> const std::vector<int32_t>& {
+    return requests_.at(id)->prompt;
+  };
   std::vector<DispatchBatch> batches =
-      PlanDispatch(&queue_, loads, options_.max_admissions_per_message);
+      PlanDispatch(&queue_, loads, options_.max_admissions_per_message, &routing);
   const absl::Time now = absl::Now();
   for (DispatchBatch& b : batches) {
     Worker& w = *workers_[b.worker];
+    if (b.affinity_routed > 0) {
+      metrics_->AffinityRouted(b.affinity_routed, static_cast<double>(b.matched_tokens));
+    }
     v1::SessionRequest message;
     for (const QueueEntry& e : b.entries) {
       Request& r = *requests_.at(e.id);
@@ -281,7 +293,9 @@ void SchedulerCore::OnWorkerUp(int index, uint64_t epoch, const v1::WorkerInfo& 
   w.up = true;
   w.info = info;
   w.backoff = options_.reconnect_min;
-  w.load = std::make_unique<WorkerLoad>(static_cast<int>(info.max_sequences()));
+  w.load = std::make_unique<WorkerLoad>(static_cast<int>(info.max_sequences()),
+                                        info.prefix_caching());
+  affinity_.ForgetWorker(index);  // a reconnected worker may have restarted with an empty cache
   service::LogInfo("worker up", {{"worker", w.link->address()}, {"model", info.model()},
                                  {"kv_blocks", info.kv_num_blocks()},
                                  {"max_sequences", info.max_sequences()}});
@@ -300,6 +314,7 @@ void SchedulerCore::OnWorkerDown(int index, uint64_t epoch, const absl::Status& 
   w.retry_at = absl::Now() + w.backoff;
   w.backoff = std::min(w.backoff * 2, options_.reconnect_max);
   w.load.reset();
+  affinity_.ForgetWorker(index);
   std::set<uint64_t> ids;
   ids.swap(w.requests);
   for (uint64_t id : ids) {

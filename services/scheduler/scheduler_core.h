@@ -26,6 +26,7 @@
 #include "services/scheduler/admission.h"
 #include "services/scheduler/detok_stream.h"
 #include "services/scheduler/generate_call.h"
+#include "services/scheduler/prefix_affinity.h"
 #include "services/scheduler/request_queue.h"
 #include "services/scheduler/request_validation.h"
 #include "services/scheduler/scheduler_metrics.h"
@@ -48,6 +49,8 @@ struct SchedulerOptions {
   // The model this scheduler serves; workers serving another are ignored. Empty = the model of
   // the first worker that connects.
   std::string model_name;
+  // Prompt-prefix affinity routing (used with workers that report prefix caching).
+  AffinityOptions affinity;
 };
 
 // A validated, tokenized request handed to the core.
@@ -161,6 +164,7 @@ class SchedulerCore {
   DurationAverage service_time_;
   DurationAverage first_token_time_;
   absl::BitGen rng_;
+  PrefixAffinity affinity_;
   std::function<void(int)> live_listener_;
   int running_ = 0;
 };

@@ -30,6 +30,15 @@ void RegisterSchedulerFlags(service::FlagSet& flags, SchedulerConfig* c) {
                "admissions grouped in one message to a worker (0: no limit)");
   flags.AddInt("detok-max-in-flight", &c->detok_max_in_flight,
                "DetokenizeStream messages awaiting answers per tokenizer stream");
+  flags.AddBool("prefix-affinity", &c->prefix_affinity,
+                "route a prompt to the worker that was sent the longest prefix of it (workers "
+                "with prefix caching), unless it is much busier (--prefix-affinity=false: least "
+                "loaded only)");
+  flags.AddDouble("prefix-affinity-max-load-gap", &c->prefix_affinity_max_load_gap,
+                  "how much busier (utilization 0..1) than the least loaded worker the "
+                  "matching worker may be and still get the request");
+  flags.AddInt("prefix-affinity-entries", &c->prefix_affinity_entries,
+               "(block, worker) pairs the affinity table remembers (LRU)");
 }
 
 absl::Status ValidateSchedulerConfig(const SchedulerConfig& c) {
@@ -58,6 +67,12 @@ absl::Status ValidateSchedulerConfig(const SchedulerConfig& c) {
   if (c.detok_max_in_flight < 1 || c.detok_max_in_flight > 64) {
     return absl::InvalidArgumentError("--detok-max-in-flight: expected 1..64");
   }
+  if (!(c.prefix_affinity_max_load_gap >= 0 && c.prefix_affinity_max_load_gap <= 1)) {
+    return absl::InvalidArgumentError("--prefix-affinity-max-load-gap: expected 0..1");
+  }
+  if (c.prefix_affinity_entries < 1 || c.prefix_affinity_entries > (1 << 24)) {
+    return absl::InvalidArgumentError("--prefix-affinity-entries: expected 1..16777216");
+  }
   return absl::OkStatus();
 }
 
@@ -68,6 +83,9 @@ SchedulerOptions SchedulerConfig::ToOptions() const {
   o.max_admissions_per_message = static_cast<int>(max_admissions_per_message);
   o.detok_max_in_flight = static_cast<int>(detok_max_in_flight);
   o.model_name = model_name;
+  o.affinity.enabled = prefix_affinity;
+  o.affinity.max_load_gap = prefix_affinity_max_load_gap;
+  o.affinity.max_entries = static_cast<int>(prefix_affinity_entries);
   return o;
 }
 

@@ -26,6 +26,9 @@ struct SchedulerConfig {
   int64_t max_queued_prompt_tokens = 1 << 20;
   int64_t max_admissions_per_message = 0;
   int64_t detok_max_in_flight = 4;
+  bool prefix_affinity = true;
+  double prefix_affinity_max_load_gap = 0.25;
+  int64_t prefix_affinity_entries = 1 << 17;
 
   SchedulerOptions ToOptions() const;
   TokenizerPoolOptions ToTokenizerOptions() const;

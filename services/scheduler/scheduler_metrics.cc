@@ -46,6 +46,14 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& r)
                     r, "scheduler_retried_total",
                     "requests put back in the queue after a worker refused them or died")
                     .Add({})),
+      affinity_routed_(&service::AddCounterFamily(
+                            r, "scheduler_prefix_affinity_routed_total",
+                            "requests sent to a worker for a remembered prompt-prefix match")
+                            .Add({})),
+      affinity_matched_tokens_(&service::AddCounterFamily(
+                                    r, "scheduler_prefix_affinity_matched_tokens_total",
+                                    "prompt tokens of those matches")
+                                    .Add({})),
       queue_depth_(&service::AddGaugeFamily(r, "scheduler_queue_depth", "requests queued")
                         .Add({})),
       running_(&service::AddGaugeFamily(r, "scheduler_running_requests",

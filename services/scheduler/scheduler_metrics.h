@@ -32,6 +32,11 @@ class SchedulerMetrics {
   void AddPromptTokens(double n) { prompt_tokens_->Increment(n); }
   void AddGeneratedTokens(double n) { generated_tokens_->Increment(n); }
   void Retried() { retried_->Increment(); }
+  // Requests routed to a worker for a remembered prompt-prefix match, and the matched tokens.
+  void AffinityRouted(double requests, double tokens) {
+    affinity_routed_->Increment(requests);
+    affinity_matched_tokens_->Increment(tokens);
+  }
   void SetQueueDepth(double n) { queue_depth_->Set(n); }
   void SetRunning(double n) { running_->Set(n); }
   void SetLiveWorkers(double n) { live_workers_->Set(n); }
@@ -47,6 +52,8 @@ class SchedulerMetrics {
   prometheus::Counter* prompt_tokens_;
   prometheus::Counter* generated_tokens_;
   prometheus::Counter* retried_;
+  prometheus::Counter* affinity_routed_;
+  prometheus::Counter* affinity_matched_tokens_;
   prometheus::Gauge* queue_depth_;
   prometheus::Gauge* running_;
   prometheus::Gauge* live_workers_;

@@ -29,8 +29,10 @@ struct CapacityReport {
 
 class WorkerLoad {
  public:
-  // `max_sequences` is the worker's slot count (WorkerInfo.max_sequences).
-  explicit WorkerLoad(int max_sequences) : max_sequences_(max_sequences) {}
+  // `max_sequences` is the worker's slot count (WorkerInfo.max_sequences); `prefix_caching`
+  // whether its engine reuses cached prefixes (WorkerInfo.prefix_caching).
+  explicit WorkerLoad(int max_sequences, bool prefix_caching = false)
+      : max_sequences_(max_sequences), prefix_caching_(prefix_caching) {}
 
   // A new report: forgets in-flight admissions the worker has now accounted for.
   void OnCapacity(const CapacityReport& report);
@@ -40,6 +42,7 @@ class WorkerLoad {
   int available_blocks() const;
   int free_slots() const;
   int max_sequences() const { return max_sequences_; }
+  bool prefix_caching() const { return prefix_caching_; }
   // KV blocks a request of `context_tokens` (prompt + max_tokens) takes on this worker.
   int BlocksFor(int context_tokens) const;
   // True when one more request of `context_tokens` fits the credit.
@@ -55,6 +58,7 @@ class WorkerLoad {
 
  private:
   int max_sequences_;
+  bool prefix_caching_;
   CapacityReport last_;
   bool has_report_ = false;
   uint64_t next_seq_ = 1;

@@ -88,6 +88,7 @@ v1::WorkerInfo WorkerCore::Info() const {
   info.set_max_sequences(options_.max_sequences);
   info.set_max_running(options_.max_running);
   info.set_max_batched_tokens(options_.max_batched_tokens);
+  info.set_prefix_caching(options_.prefix_caching);
   absl::MutexLock lock(&mu_);
   info.set_decode_step_ms(stats_.decode_step_ms.value);
   info.set_prefill_step_ms(stats_.prefill_step_ms.value);
@@ -382,6 +383,7 @@ WorkerStats WorkerCore::Stats() const {
   s.inbox = static_cast<int>(inbox_.size());
   s.total_blocks = initial_capacity_.num_kv_blocks;
   s.free_blocks = capacity_.free_kv_blocks;
+  s.cached_blocks = capacity_.cached_kv_blocks;
   s.reserved_blocks = reserved_blocks_;
   s.block_size = initial_capacity_.block_size;
   s.sessions = static_cast<int>(sessions_.size());

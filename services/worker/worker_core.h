@@ -46,6 +46,7 @@ struct WorkerCoreOptions {
   // Each step takes at least this long (the engine thread waits out the rest): emulates a
   // slower accelerator, so load tests and demos on a tiny model see realistic step times.
   double min_step_ms = 0;
+  bool prefix_caching = false;  // the engine's EngineOptions.enable_prefix_caching (Info)
   // Called on the engine thread after every step (metrics); must be cheap and thread-safe.
   std::function<void(double step_ms, const StepStats& step)> on_step;
 };

@@ -34,6 +34,9 @@ void RegisterWorkerFlags(service::FlagSet& flags, WorkerConfig* c) {
   flags.AddInt("gpu-memory-budget-mb", &c->gpu_memory_budget_mb,
                "CUDA: MiB the backend may use in all, weights + KV (0: 90% of free memory); "
                "e.g. 23552 emulates a 24 GB card on a larger one");
+  flags.AddBool("enable-prefix-caching", &c->enable_prefix_caching,
+                "reuse the KV of full blocks of prompt prefixes computed before "
+                "(--enable-prefix-caching=false: compute every prompt token)");
   flags.AddDouble("health-poll-s", &c->health_poll_s,
                   "how often engine liveness and the metrics are refreshed");
   flags.AddDouble("min-step-ms", &c->min_step_ms,

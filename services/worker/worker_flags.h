@@ -26,6 +26,7 @@ struct WorkerConfig {
   int64_t kv_cache_mb = 256;
   int64_t gpu_memory_budget_mb = 0;  // CUDA: bytes the backend may take in all (0 = 90% of free)
   double health_poll_s = 0.1;
+  bool enable_prefix_caching = true;  // reuse cached KV of repeated prompt prefixes
   double min_step_ms = 0;  // pace the engine (tests, demos); 0 = as fast as it goes  // how often the engine's liveness is checked for health
 };
 

@@ -28,6 +28,8 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
       kv_free_(Gauge(r, "worker_kv_blocks_free", "KV cache blocks holding no token")),
       kv_reserved_(Gauge(r, "worker_kv_blocks_reserved",
                          "KV cache blocks reserved by live requests (admission credit used)")),
+      kv_cached_(Gauge(r, "worker_kv_blocks_cached",
+                       "KV cache blocks holding reusable prefix KV (in use or evictable)")),
       kv_utilization_(Gauge(r, "worker_kv_utilization", "fraction of KV blocks holding tokens")),
       block_size_(Gauge(r, "worker_kv_block_size_tokens", "tokens per KV block")),
       sessions_(Gauge(r, "worker_sessions", "open scheduler sessions")),
@@ -46,7 +48,11 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
                                                  "wall time of one engine step")
                          .Add({}, service::LatencyBuckets())),
       prefill_tokens_(Counter(r, "worker_prefill_tokens_total", "prompt tokens computed")),
-      decode_tokens_(Counter(r, "worker_decode_tokens_total", "decode tokens computed")) {}
+      decode_tokens_(Counter(r, "worker_decode_tokens_total", "decode tokens computed")),
+      prefix_queried_tokens_(Counter(r, "worker_prefix_cache_queried_tokens_total",
+                                     "tokens of admitted sequences looked up in the prefix cache")),
+      prefix_hit_tokens_(Counter(r, "worker_prefix_cache_hit_tokens_total",
+                                 "of those, tokens whose KV was found cached (not computed)")) {}
 
 void WorkerMetrics::Update(const WorkerStats& s) {
   queue_depth_->Set(s.waiting + s.inbox);
@@ -55,6 +61,7 @@ void WorkerMetrics::Update(const WorkerStats& s) {
   kv_total_->Set(s.total_blocks);
   kv_free_->Set(s.free_blocks);
   kv_reserved_->Set(s.reserved_blocks);
+  kv_cached_->Set(s.cached_blocks);
   kv_utilization_->Set(s.total_blocks > 0
                            ? 1.0 - static_cast<double>(s.free_blocks) / s.total_blocks
                            : 0.0);
@@ -79,6 +86,8 @@ void WorkerMetrics::ObserveStep(double step_ms, const StepStats& step) {
   step_seconds_->Observe(step_ms / 1000.0);
   prefill_tokens_->Increment(step.num_prefill_tokens);
   decode_tokens_->Increment(step.num_decode_tokens);
+  prefix_queried_tokens_->Increment(step.num_prefix_queried_tokens);
+  prefix_hit_tokens_->Increment(step.num_prefix_hit_tokens);
 }
 
 }  // namespace corvid::worker

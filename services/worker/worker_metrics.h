@@ -30,6 +30,7 @@ class WorkerMetrics {
   prometheus::Gauge* kv_total_;
   prometheus::Gauge* kv_free_;
   prometheus::Gauge* kv_reserved_;
+  prometheus::Gauge* kv_cached_;
   prometheus::Gauge* kv_utilization_;
   prometheus::Gauge* block_size_;
   prometheus::Gauge* sessions_;
@@ -47,6 +48,8 @@ class WorkerMetrics {
   prometheus::Histogram* step_seconds_;
   prometheus::Counter* prefill_tokens_;
   prometheus::Counter* decode_tokens_;
+  prometheus::Counter* prefix_queried_tokens_;
+  prometheus::Counter* prefix_hit_tokens_;
 
   absl::Mutex mu_;
   WorkerStats last_ ABSL_GUARDED_BY(mu_);

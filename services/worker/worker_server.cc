@@ -55,6 +55,7 @@ absl::Status WorkerServer::Load() {
   engine_options.max_num_seqs = static_cast<int>(config_.max_running);
   engine_options.max_num_batched_tokens = static_cast<int>(config_.max_batched_tokens);
   engine_options.max_model_len = static_cast<int>(config_.max_model_len);
+  engine_options.enable_prefix_caching = config_.enable_prefix_caching;
   ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
                    Engine::Create(std::move(backend), engine_options));
   WorkerCoreOptions options;
@@ -66,6 +67,7 @@ absl::Status WorkerServer::Load() {
   options.context_length = config_.max_model_len > 0 ? static_cast<int>(config_.max_model_len)
                                                      : model.max_position_embeddings;
   options.min_step_ms = config_.min_step_ms;
+  options.prefix_caching = engine_options.enable_prefix_caching;
   options.on_step = [this](double ms, const StepStats& step) {
     metrics_values_.ObserveStep(ms, step);
   };

@@ -25,6 +25,7 @@ struct WorkerStats {
   int total_blocks = 0;
   int free_blocks = 0;
   int reserved_blocks = 0;
+  int cached_blocks = 0;  // holding reusable prefix KV (in use or evictable)
   int block_size = 0;
   int sessions = 0;
   bool draining = false;

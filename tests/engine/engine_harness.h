@@ -32,6 +32,7 @@ inline Harness MakeEngine(KvCacheGeometry geometry, EngineOptions options,
   auto fake = std::make_unique<FakeBackend>(std::move(config), geometry);
   Harness h;
   h.fake = fake.get();
+  h.fake->AllowSharedReads(options.enable_prefix_caching);  // strict ownership when off
   auto engine = Engine::Create(std::move(fake), options);
   EXPECT_TRUE(engine.ok()) << engine.status();
   if (engine.ok()) h.engine = std::move(*engine);

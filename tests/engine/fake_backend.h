@@ -2,16 +2,20 @@
 // ids tagged with (sequence, position), writes every query token where the block table says,
 // and samples next = NextFakeToken(history) where the history is read back from its own cache.
 // So any planning bug that feeds wrong tokens, positions or block tables, or lets a block be
-// reused while still owned, changes the tokens or fails Execute.
+// reused while still owned, changes the tokens or fails Execute. With prefix caching a sequence
+// may read slots another one wrote (same position, and the tokens must match its history), but
+// no step may write a slot that a sequence of the same batch reads as cached context.
 #ifndef CORVID_TESTS_ENGINE_FAKE_BACKEND_H_
 #define CORVID_TESTS_ENGINE_FAKE_BACKEND_H_
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/backend.h"
+#include "engine/status_macros.h"
 
 namespace corvid::fake {
 
@@ -61,6 +65,10 @@ class FakeBackend : public Backend {
   // The next `n` Execute calls fail with UNAVAILABLE before touching anything.
   void FailNext(int n) { fail_next_ = n; }
   const std::vector<StepRecord>& steps() const { return steps_; }
+  // Reading slots written by another sequence is an error unless allowed (prefix caching).
+  void AllowSharedReads(bool allow) { allow_shared_ = allow; }
+  // Context positions read from slots another sequence wrote.
+  int64_t shared_reads() const { return shared_reads_; }
 
   absl::Status Execute(const StepBatch& batch, StepResult* result) override {
     if (fail_next_ > 0) {
@@ -74,6 +82,7 @@ class FakeBackend : public Backend {
     StepRecord record;
     record.num_tokens = static_cast<int>(batch.token_ids.size());
     result->tokens.clear();
+    RETURN_IF_ERROR(CheckNoWriteIntoContext(batch));
     size_t q = 0;
     for (size_t i = 0; i < batch.seqs.size(); ++i) {
       const StepSequence& s = batch.seqs[i];
@@ -101,7 +110,8 @@ class FakeBackend : public Backend {
       std::vector<int32_t> history;
       for (int pos = 0; pos < s.context_len; ++pos) {
         const Cell& cell = slots_[Slot(table, pos)];
-        if (cell.seq_id != s.seq_id || cell.pos != pos) {
+        if (cell.seq_id != s.seq_id && cell.pos == pos) ++shared_reads_;
+        if ((cell.seq_id != s.seq_id && !allow_shared_) || cell.pos != pos) {
           return absl::InternalError(absl::StrCat("fake: seq ", s.seq_id, " position ", pos,
                                                   " reads a slot written by seq ", cell.seq_id,
                                                   " at ", cell.pos));
@@ -130,6 +140,27 @@ class FakeBackend : public Backend {
     int pos = -1;
     int32_t token = -1;
   };
+  absl::Status CheckNoWriteIntoContext(const StepBatch& batch) const {
+    std::set<size_t> context;
+    for (size_t i = 0; i < batch.seqs.size(); ++i) {
+      const int32_t* table = batch.block_ids.data() + batch.block_indptr[i];
+      const StepSequence& s = batch.seqs[i];
+      for (int pos = 0; pos < s.context_len - s.num_query_tokens; ++pos) {
+        context.insert(Slot(table, pos));
+      }
+    }
+    for (size_t i = 0; i < batch.seqs.size(); ++i) {
+      const int32_t* table = batch.block_ids.data() + batch.block_indptr[i];
+      const StepSequence& s = batch.seqs[i];
+      for (int pos = s.context_len - s.num_query_tokens; pos < s.context_len; ++pos) {
+        if (context.count(Slot(table, pos)) > 0) {
+          return absl::InternalError(absl::StrCat("fake: seq ", s.seq_id, " writes position ",
+                                                  pos, " into a slot the batch reads as context"));
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
   size_t Slot(const int32_t* table, int pos) const {
     return static_cast<size_t>(table[pos / geometry_.block_size]) * geometry_.block_size +
            pos % geometry_.block_size;
@@ -140,6 +171,8 @@ class FakeBackend : public Backend {
   std::vector<Cell> slots_;
   std::vector<StepRecord> steps_;
   int fail_next_ = 0;
+  bool allow_shared_ = true;
+  int64_t shared_reads_ = 0;
 };
 
 // The tokens a request must produce: the same rule, applied directly.
