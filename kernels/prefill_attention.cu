@@ -49,7 +49,7 @@ __device__ __forceinline__ void StoreRows(prefill::RowState<D, kMt>& st,
   }
 }
 
-template <typename T, int D, int kWarps, int kMt, bool kQRegs>
+template <typename T, int D, int kWarps, int kMt, bool kQRegs, bool kSkip>
 __global__ void __launch_bounds__(kWarps * 32)
     PrefillAttentionKernel(PrefillAttentionParams p, int group, int bs_shift) {
   constexpr int kBM = kWarps * 16 * kMt, kThreads = kWarps * 32;
@@ -73,8 +73,18 @@ __global__ void __launch_bounds__(kWarps * 32)
 
   prefill::LoadQTile<T, D, kBM, kThreads>(s_q, p, tok_begin + q0, q_rows, head);
   CpAsyncCommit();
-  prefill::LoadKvTile<T, D, kThreads>(s_k, s_v, p.kv, blocks, kvh, 0, kv_end, bs_shift);
-  CpAsyncCommit();
+  // The block-size test is uniform over the grid: one branch per tile, not one per copied row.
+  auto load_kv = [&](int buffer, int n0) {
+    T* k_dst = s_k + buffer * kBN * D;
+    T* v_dst = s_v + buffer * kBN * D;
+    if (bs_shift >= 0) {
+      prefill::LoadKvTile<T, D, kThreads, true>(k_dst, v_dst, p.kv, blocks, kvh, n0, kv_end, bs_shift);
+    } else {
+      prefill::LoadKvTile<T, D, kThreads, false>(k_dst, v_dst, p.kv, blocks, kvh, n0, kv_end, 0);
+    }
+    CpAsyncCommit();
+  };
+  load_kv(0, 0);
 
   const int warp_row0 = warp * 16 * kMt;
   const prefill::LaneCoords<D> lc(lane, warp_row0);
@@ -101,11 +111,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     CpAsyncWait<0>();
     __syncthreads();  // tile t visible to all; every warp is done with tile t - 1's buffer
     const int buf = t & 1;
-    if (t + 1 < num_kv_tiles) {
-      prefill::LoadKvTile<T, D, kThreads>(s_k + (buf ^ 1) * kBN * D, s_v + (buf ^ 1) * kBN * D,
-                                          p.kv, blocks, kvh, (t + 1) * kBN, kv_end, bs_shift);
-      CpAsyncCommit();
-    }
+    if (t + 1 < num_kv_tiles) load_kv(buf ^ 1, (t + 1) * kBN);
     if constexpr (kQRegs) {
       if (t == 0) {
 #pragma unroll
@@ -117,9 +123,9 @@ __global__ void __launch_bounds__(kWarps * 32)
     float s[kMt][kBN / 8][4];
     prefill::ScoreTile<T, D, kMt, kQRegs>(s, qf, sq_addr, sk_addr + buf * kTileBytes, lc);
     if (n0 + kBN - 1 > warp_first) {
-      prefill::SoftmaxTile<true, D, kMt>(s, st, n0 + (lane & 3) * 2, qpos, scale_log2);
+      prefill::SoftmaxTile<true, D, kMt, kSkip>(s, st, n0 + (lane & 3) * 2, qpos, scale_log2);
     } else {
-      prefill::SoftmaxTile<false, D, kMt>(s, st, n0 + (lane & 3) * 2, qpos, scale_log2);
+      prefill::SoftmaxTile<false, D, kMt, kSkip>(s, st, n0 + (lane & 3) * 2, qpos, scale_log2);
     }
     prefill::AccumulatePv<T, D, kMt>(s, st, sv_addr + buf * kTileBytes, lc);
   }
@@ -133,20 +139,20 @@ int BlockSizeShift(int block_size) {
   return -1;
 }
 
-template <typename T, int D, int kWarps, int kMt, bool kQRegs>
+template <typename T, int D, int kWarps, int kMt, bool kQRegs, bool kSkip>
 KernelError LaunchTyped(const PrefillAttentionParams& p, int group, cudaStream_t stream) {
   constexpr int kBytes = SmemBytes<T, D, kWarps, kMt>();
   static const cudaError_t attr_err =
-      cudaFuncSetAttribute(PrefillAttentionKernel<T, D, kWarps, kMt, kQRegs>,
+      cudaFuncSetAttribute(PrefillAttentionKernel<T, D, kWarps, kMt, kQRegs, kSkip>,
                            cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes);
   if (attr_err != cudaSuccess) return static_cast<KernelError>(attr_err);
   const dim3 grid(p.num_heads, p.num_tiles);
-  PrefillAttentionKernel<T, D, kWarps, kMt, kQRegs><<<grid, kWarps * 32, kBytes, stream>>>(
+  PrefillAttentionKernel<T, D, kWarps, kMt, kQRegs, kSkip><<<grid, kWarps * 32, kBytes, stream>>>(
       p, group, BlockSizeShift(p.kv.block_size));
   return LastLaunchError();
 }
 
-template <int kWarps, int kMt, bool kQRegs>
+template <int kWarps, int kMt, bool kQRegs, bool kSkip = true>
 KernelError LaunchShape(DataType dtype, const PrefillAttentionParams& p, StreamHandle stream) {
   if (p.num_tiles == 0) return kKernelOk;
   if (p.kv.num_kv_heads <= 0 || p.num_heads % p.kv.num_kv_heads != 0 ||
@@ -155,19 +161,35 @@ KernelError LaunchShape(DataType dtype, const PrefillAttentionParams& p, StreamH
   }
   const int group = p.num_heads / p.kv.num_kv_heads;
   return CORVID_DISPATCH_HALF(dtype, T, [&] {
-    return p.head_dim == 64 ? LaunchTyped<T, 64, kWarps, kMt, kQRegs>(p, group, AsStream(stream))
-                            : LaunchTyped<T, 128, kWarps, kMt, kQRegs>(p, group, AsStream(stream));
+    return p.head_dim == 64
+               ? LaunchTyped<T, 64, kWarps, kMt, kQRegs, kSkip>(p, group, AsStream(stream))
+               : LaunchTyped<T, 128, kWarps, kMt, kQRegs, kSkip>(p, group, AsStream(stream));
   });
 }
 
-static_assert(4 * 16 * 2 == kPrefillTileQueries, "the default launch tiles 128 queries");
+static_assert(4 * 16 * 2 == kPrefillTileQueries && 8 * 16 == kPrefillTileQueries,
+              "both launch shapes tile kPrefillTileQueries queries");
+
+int MultiprocessorCount() {
+  int dev = 0, sms = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+    return 0;
+  }
+  return sms;
+}
 
 }  // namespace
 
 bool PrefillAttentionSupports(int head_dim) { return head_dim == 64 || head_dim == 128; }
 
+// Two shapes with bit-identical per-row arithmetic (same key tiles, same reduction order): 8
+// warps of 16 rows fill the SMs better when the whole grid fits in one wave (short prompts);
+// otherwise 4 warps of 32 rows, which read half the shared memory per MMA, are faster.
 KernelError LaunchPrefillAttention(DataType dtype, const PrefillAttentionParams& p,
                                    StreamHandle stream) {
+  const int64_t blocks = static_cast<int64_t>(p.num_tiles) * p.num_heads;
+  if (blocks <= MultiprocessorCount()) return LaunchShape<8, 1, true>(dtype, p, stream);
   return LaunchShape<4, 2, false>(dtype, p, stream);
 }
 
@@ -175,11 +197,11 @@ int PrefillVariantCount() { return 3; }
 
 const char* PrefillVariantName(int v) {
   static const char* const kNames[] = {"4w x 32 rows, Q smem", "8w x 16 rows, Q regs",
-                                       "4w x 16 rows, Q regs"};
+                                       "4w x 32 rows, no rescale skip"};
   return v >= 0 && v < 3 ? kNames[v] : "?";
 }
 
-int PrefillVariantTileQueries(int v) { return v == 2 ? 64 : 128; }
+int PrefillVariantTileQueries(int) { return kPrefillTileQueries; }
 
 KernelError LaunchPrefillAttentionVariant(int v, DataType dtype, const PrefillAttentionParams& p,
                                           StreamHandle stream) {
@@ -189,7 +211,7 @@ KernelError LaunchPrefillAttentionVariant(int v, DataType dtype, const PrefillAt
     case 1:
       return LaunchShape<8, 1, true>(dtype, p, stream);
     case 2:
-      return LaunchShape<4, 1, true>(dtype, p, stream);
+      return LaunchShape<4, 2, false, false>(dtype, p, stream);
     default:
       return kKernelInvalidValue;
   }

@@ -41,49 +41,77 @@ __device__ __forceinline__ void LdsmTrans(uint32_t r[4], uint32_t addr) {
                : "r"(addr));
 }
 
+// Two floats as one register of two 16-bit elements (one packed conversion), lo in the low half.
+template <typename T>
+__device__ __forceinline__ uint32_t Pack2(float lo, float hi);
+template <>
+__device__ __forceinline__ uint32_t Pack2<__nv_bfloat16>(float lo, float hi) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&v);
+}
+template <>
+__device__ __forceinline__ uint32_t Pack2<__half>(float lo, float hi) {
+  const __half2 v = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// Copy geometry of a kRows x D tile by kThreads threads, 16 bytes each: thread t copies chunk
+// t % kChunks of rows t / kChunks + i * kRowStep. kRowStep is a multiple of 8, so a thread's
+// rows share one swizzle pattern and its destinations are one base plus constants.
+template <int D, int kThreads>
+struct CopyPlan {
+  static constexpr int kChunks = D / 8;
+  static constexpr int kRowStep = kThreads / kChunks;
+  static_assert(kThreads % kChunks == 0 && kRowStep % 8 == 0, "rows of one swizzle pattern");
+  int row, chunk, dst;
+  __device__ __forceinline__ CopyPlan()
+      : row(threadIdx.x / kChunks), chunk(threadIdx.x % kChunks), dst(Swizzled<D>(row, chunk)) {}
+};
+
 // Queries [q_begin, q_begin + rows) of one head into a kRows x D tile; rows past `rows` are
 // zero-filled (their results are never stored).
 template <typename T, int D, int kRows, int kThreads>
 __device__ __forceinline__ void LoadQTile(T* s_q, const PrefillAttentionParams& p, int q_begin,
                                           int rows, int head) {
-  constexpr int kChunks = D / 8;
-  static_assert(kRows * kChunks % kThreads == 0, "whole rounds of 16-byte copies");
+  using Plan = CopyPlan<D, kThreads>;
+  static_assert(kRows % Plan::kRowStep == 0, "whole rounds of 16-byte copies");
+  const Plan plan;
   const T* qg = static_cast<const T*>(p.q);
 #pragma unroll
-  for (int i = 0; i < kRows * kChunks / kThreads; ++i) {
-    const int idx = threadIdx.x + i * kThreads;
-    const int r = idx / kChunks, c = idx % kChunks;
+  for (int i = 0; i < kRows / Plan::kRowStep; ++i) {
+    const int r = plan.row + i * Plan::kRowStep;
     const bool ok = r < rows;
-    const T* src = ok ? qg + (static_cast<int64_t>(q_begin + r) * p.num_heads + head) * D + c * 8 : qg;
-    CpAsync16(s_q + Swizzled<D>(r, c), src, ok ? 16 : 0);
+    const T* src =
+        ok ? qg + (static_cast<int64_t>(q_begin + r) * p.num_heads + head) * D + plan.chunk * 8 : qg;
+    CpAsync16(s_q + plan.dst + i * Plan::kRowStep * D, src, ok ? 16 : 0);
   }
 }
 
 // Keys [n0, n0 + kBN) of KV head `kvh` gathered through the block table; keys at or past
-// kv_end are zero-filled, so masked lanes multiply zeros, never stale data. bs_shift is
-// log2(block_size) when that is a power of two, else -1.
-template <typename T, int D, int kThreads>
+// kv_end are zero-filled, so masked lanes multiply zeros, never stale data. kPow2: block_size
+// is 1 << bs_shift (a shift instead of a division per row).
+template <typename T, int D, int kThreads, bool kPow2>
 __device__ __forceinline__ void LoadKvTile(T* s_k, T* s_v, const PagedKvView& kv,
                                            const int32_t* blocks, int kvh, int n0, int kv_end,
                                            int bs_shift) {
-  constexpr int kChunks = D / 8;
+  using Plan = CopyPlan<D, kThreads>;
+  static_assert(kBN % Plan::kRowStep == 0, "whole rounds of 16-byte copies");
+  const Plan plan;
   const T* kc = static_cast<const T*>(kv.k_cache);
   const T* vc = static_cast<const T*>(kv.v_cache);
-  static_assert(kBN * kChunks % kThreads == 0, "whole rounds of 16-byte copies");
+  const int page_elems = kv.block_size * D;
 #pragma unroll
-  for (int i = 0; i < kBN * kChunks / kThreads; ++i) {
-    const int idx = threadIdx.x + i * kThreads;
-    const int r = idx / kChunks, c = idx % kChunks;
-    const int key = n0 + r;
+  for (int i = 0; i < kBN / Plan::kRowStep; ++i) {
+    const int key = n0 + plan.row + i * Plan::kRowStep;
     const bool ok = key < kv_end;
-    int64_t off = 0;
-    if (ok) {
-      const int b = bs_shift >= 0 ? key >> bs_shift : key / kv.block_size;
-      const int in_block = key - b * kv.block_size;
-      off = ((static_cast<int64_t>(blocks[b]) * kv.num_kv_heads + kvh) * kv.block_size + in_block) * D +
-            c * 8;
-    }
-    const int dst = Swizzled<D>(r, c);
+    // Rows past the end read (nothing, zero-filling) at the last key's address: no branch.
+    const int k = ok ? key : kv_end - 1;
+    const int b = kPow2 ? k >> bs_shift : k / kv.block_size;
+    const int in_block = k - b * kv.block_size;
+    // One wide multiply to the (block, head) page, 32-bit arithmetic inside it.
+    const int64_t off = static_cast<int64_t>(blocks[b] * kv.num_kv_heads + kvh) * page_elems +
+                        (in_block * D + plan.chunk * 8);
+    const int dst = plan.dst + i * Plan::kRowStep * D;
     CpAsync16(s_k + dst, kc + off, ok ? 16 : 0);
     CpAsync16(s_v + dst, vc + off, ok ? 16 : 0);
   }
@@ -166,9 +194,10 @@ struct RowState {
 // Turns raw scores into probabilities (in place) and rescales O and l. kMask applies the causal
 // mask (key > query position gets -inf); tiles wholly below the diagonal skip it. key0 is the
 // first key this lane holds, qpos the position of the lane's first row.
-template <bool kMask, int D, int kMt>
+template <bool kMask, int D, int kMt, bool kSkip = true>
 __device__ __forceinline__ void SoftmaxTile(float s[kMt][kBN / 8][4], RowState<D, kMt>& st,
                                             int key0, int qpos, float scale_log2) {
+  float alpha[kMt][2];
 #pragma unroll
   for (int mt = 0; mt < kMt; ++mt) {
 #pragma unroll
@@ -189,7 +218,7 @@ __device__ __forceinline__ void SoftmaxTile(float s[kMt][kBN / 8][4], RowState<D
       // (a tile wholly masked for this row then leaves its state bit for bit unchanged).
       const float old_scaled = st.m[mt][h] * scale_log2;
       const float new_scaled = mx == -INFINITY ? 0.0f : mx * scale_log2;
-      const float alpha = Exp2(old_scaled - new_scaled);
+      alpha[mt][h] = Exp2(old_scaled - new_scaled);
       st.m[mt][h] = mx;
       float sum = 0.0f;
 #pragma unroll
@@ -201,12 +230,23 @@ __device__ __forceinline__ void SoftmaxTile(float s[kMt][kBN / 8][4], RowState<D
           sum += x;
         }
       }
-      st.l[mt][h] = st.l[mt][h] * alpha + sum;
+      st.l[mt][h] = st.l[mt][h] * alpha[mt][h] + sum;
+    }
+  }
+  // Late in a long row the maximum seldom moves: when no row of the warp moved, every alpha is
+  // exactly 1 and the rescale (a multiply by 1) is skipped without changing a bit.
+  bool moved = false;
 #pragma unroll
-      for (int j = 0; j < D / 8; ++j) {
-        st.o[mt][j][2 * h] *= alpha;
-        st.o[mt][j][2 * h + 1] *= alpha;
-      }
+  for (int mt = 0; mt < kMt; ++mt) moved |= alpha[mt][0] != 1.0f || alpha[mt][1] != 1.0f;
+  if (kSkip && !__any_sync(0xffffffffu, moved)) return;
+#pragma unroll
+  for (int mt = 0; mt < kMt; ++mt) {
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j) {
+      st.o[mt][j][0] *= alpha[mt][0];
+      st.o[mt][j][1] *= alpha[mt][0];
+      st.o[mt][j][2] *= alpha[mt][1];
+      st.o[mt][j][3] *= alpha[mt][1];
     }
   }
 }
@@ -221,10 +261,10 @@ __device__ __forceinline__ void AccumulatePv(const float s[kMt][kBN / 8][4], Row
     uint32_t a[kMt][4];
 #pragma unroll
     for (int mt = 0; mt < kMt; ++mt) {
-      a[mt][0] = PackPair<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
-      a[mt][1] = PackPair<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
-      a[mt][2] = PackPair<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
-      a[mt][3] = PackPair<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+      a[mt][0] = Pack2<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+      a[mt][1] = Pack2<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+      a[mt][2] = Pack2<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+      a[mt][3] = Pack2<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
     }
     const uint32_t v_row = v_s + lc.v_row + kk * 16 * D * 2;
 #pragma unroll

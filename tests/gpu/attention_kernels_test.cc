@@ -148,26 +148,46 @@ struct PrefillSeq {
   int q_len, ctx;
 };
 
+// Blocks (query tiles x heads) a prefill launch needs so that the kernel takes its many-block
+// shape (4 warps of 32 rows) instead of its one-wave shape (8 warps of 16 rows).
+int ManyBlockLaunch() {
+  int dev = 0, sms = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  return sms + 1;
+}
+
 // Runs the prefill kernel over `seqs` (sequence i reads the blocks ids[indptr[i]..]) and returns
-// the raw 16-bit output, NaN-poisoned before the launch.
-std::vector<uint16_t> RunPrefill(DataType t, const PagedCache& cache,
-                                 const std::vector<int32_t>& indptr,
-                                 const std::vector<int32_t>& ids,
-                                 const std::vector<PrefillSeq>& seqs, const gputest::HalfData& q,
-                                 int heads) {
+// the raw 16-bit output rows of `seqs`, NaN-poisoned before the launch. With min_blocks, a filler
+// sequence (its output ignored) grows the launch to at least that many blocks.
+std::vector<uint16_t> RunPrefill(DataType t, const PagedCache& cache, std::vector<int32_t> indptr,
+                                 std::vector<int32_t> ids, std::vector<PrefillSeq> seqs,
+                                 const gputest::HalfData& q, int heads, int min_blocks = 0) {
+  const int tq = kernels::kPrefillTileQueries;
+  int tiles_needed = 0;
+  for (const auto& s : seqs) tiles_needed += (s.q_len + tq - 1) / tq;
+  std::vector<uint16_t> q_bits = q.bits;
+  const int filler_tiles = std::max(0, (min_blocks + heads - 1) / heads - tiles_needed);
+  if (filler_tiles > 0) {
+    const int len = filler_tiles * tq;
+    seqs.push_back({len, len});
+    for (int b = 0; b < (len + cache.bs - 1) / cache.bs; ++b) ids.push_back(b % cache.num_blocks);
+    indptr.push_back(static_cast<int32_t>(ids.size()));
+    for (size_t i = 0; i < size_t(len) * heads * cache.d; ++i) q_bits.push_back(q.bits[i % q.bits.size()]);
+  }
   std::vector<int32_t> qo = {0}, ctx, tiles;
   for (size_t i = 0; i < seqs.size(); ++i) {
-    for (int q0 = 0; q0 < seqs[i].q_len; q0 += kernels::kPrefillTileQueries) {
+    for (int q0 = 0; q0 < seqs[i].q_len; q0 += tq) {
       tiles.push_back(static_cast<int32_t>(i));
       tiles.push_back(q0);
     }
     qo.push_back(qo.back() + seqs[i].q_len);
     ctx.push_back(seqs[i].ctx);
   }
-  DeviceArray<uint16_t> d_k, d_v, d_q, d_out(q.bits.size());
+  DeviceArray<uint16_t> d_k, d_v, d_q, d_out(q_bits.size());
   d_k.Upload(cache.k.bits);
   d_v.Upload(cache.v.bits);
-  d_q.Upload(q.bits);
+  d_q.Upload(q_bits);
   d_out.Fill(gputest::HalfNaN(t));
   DeviceArray<int32_t> d_indptr, d_ids, d_qo, d_ctx, d_tiles;
   d_indptr.Upload(indptr);
@@ -188,7 +208,9 @@ std::vector<uint16_t> RunPrefill(DataType t, const PagedCache& cache,
   p.scale = 1.0f / std::sqrt(float(cache.d));
   EXPECT_EQ(static_cast<int>(kernels::LaunchPrefillAttention(t, p, nullptr)), 0);
   EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  return d_out.Download();
+  std::vector<uint16_t> out = d_out.Download();
+  out.resize(q.bits.size());
+  return out;
 }
 
 // Chunks that start and end off the 128-query and 64-key tile grid, single-query chunks,
@@ -213,9 +235,15 @@ TEST(AttentionKernels, PrefillMatchesReferenceWithChunkedContexts) {
                     seqs[i].ctx - seqs[i].q_len + j + 1, &ref);
         }
       }
-      const auto out = RunPrefill(t, cache, cache.indptr, cache.ids, seqs, q, heads);
-      EXPECT_LT(gputest::RelError(gputest::ToFloats(t, out), ref), gputest::HalfTolerance(t))
-          << gputest::Name(t) << " d=" << d;
+      // One wave of blocks, then the same rows inside a launch of many blocks: both within
+      // tolerance and bit for bit the same (the launch shape must not change a row).
+      const auto few = RunPrefill(t, cache, cache.indptr, cache.ids, seqs, q, heads);
+      const auto many = RunPrefill(t, cache, cache.indptr, cache.ids, seqs, q, heads, ManyBlockLaunch());
+      EXPECT_LT(gputest::RelError(gputest::ToFloats(t, few), ref), gputest::HalfTolerance(t))
+          << gputest::Name(t) << " d=" << d << " (one wave)";
+      EXPECT_LT(gputest::RelError(gputest::ToFloats(t, many), ref), gputest::HalfTolerance(t))
+          << gputest::Name(t) << " d=" << d << " (many blocks)";
+      EXPECT_TRUE(few == many) << gputest::Name(t) << " d=" << d << ": launch shape changed bits";
     }
   }
 }
@@ -240,15 +268,18 @@ TEST(AttentionKernels, PrefillRowsDoNotDependOnChunking) {
       auto q = gputest::RandomHalf(t, len * row_elems, 11, 2.0f);
       const std::vector<uint16_t> copy = q.bits;
       q.bits.insert(q.bits.end(), copy.begin(), copy.end());
-      const auto out = RunPrefill(t, cache, indptr, ids, seqs, q, heads);
-      ASSERT_EQ(out.size(), 2 * len * row_elems);
-      const auto nan_free = gputest::ToFloats(t, out);
-      EXPECT_TRUE(std::none_of(nan_free.begin(), nan_free.end(), [](float x) { return std::isnan(x); }));
-      for (int r = 0; r < len; ++r) {
-        const auto one_shot = out.begin() + r * row_elems;
-        const auto chunked = out.begin() + (len + r) * row_elems;
-        ASSERT_TRUE(std::equal(one_shot, one_shot + row_elems, chunked))
-            << gputest::Name(t) << " d=" << d << ": row " << r << " differs between tilings";
+      for (int min_blocks : {0, ManyBlockLaunch()}) {
+        const auto out = RunPrefill(t, cache, indptr, ids, seqs, q, heads, min_blocks);
+        ASSERT_EQ(out.size(), 2 * len * row_elems);
+        const auto floats = gputest::ToFloats(t, out);
+        EXPECT_TRUE(std::none_of(floats.begin(), floats.end(), [](float x) { return std::isnan(x); }));
+        for (int r = 0; r < len; ++r) {
+          const auto one_shot = out.begin() + r * row_elems;
+          const auto chunked = out.begin() + (len + r) * row_elems;
+          ASSERT_TRUE(std::equal(one_shot, one_shot + row_elems, chunked))
+              << gputest::Name(t) << " d=" << d << " min_blocks=" << min_blocks << ": row " << r
+              << " differs between tilings";
+        }
       }
     }
   }
