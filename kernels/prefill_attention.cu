@@ -7,6 +7,8 @@
 // and O += P V run on mma.sync m16n8k16 with fp32 accumulators; P stays in registers. Only tiles
 // that cross a warp's diagonal are masked, and a warp skips key tiles wholly past its rows
 // (masked tiles would leave its state bit for bit unchanged, so this changes no result).
+// When the whole grid fits in one wave, 8 warps of 16 rows run instead (LaunchPrefillAttention);
+// per row the arithmetic is the same, so the two shapes give the same bits.
 #include "kernels/mma_utils.cuh"
 #include "kernels/paged_attention.h"
 #include "kernels/prefill_tile.cuh"
