@@ -8,7 +8,7 @@
 //    (split-KV) and merged by a second kernel. Any even head_dim from 8 to 256 (power of 2).
 //    Also the fallback prefill for head_dims the tensor-core kernel does not cover (one row
 //    per query token, row_ctx = position + 1).
-//  * Prefill: FlashAttention-2 style, causal, tensor cores (mma.sync m16n8k16), tiles of 64
+//  * Prefill: FlashAttention-2 style, causal, tensor cores (mma.sync m16n8k16), tiles of 128
 //    queries of one sequence by 64 keys read straight from the paged cache. Chunked-prefill
 //    aware: query i of sequence s sits at position ctx_len[s] - q_len(s) + i and sees keys
 //    0..position. head_dim 64 or 128.
@@ -74,8 +74,8 @@ struct PrefillAttentionParams {
   PagedKvView kv;
   const int32_t* qo_indptr = nullptr;  // [num_seqs + 1] first query token of each sequence
   const int32_t* ctx_len = nullptr;    // [num_seqs] keys in the cache after this step
-  // [num_tiles * 2]: (sequence, first query index within the sequence) of each 64-query tile,
-  // see PrefillTileCount.
+  // [num_tiles * 2]: (sequence, first query index within the sequence) of each tile of
+  // kPrefillTileQueries queries.
   const int32_t* tiles = nullptr;
   int num_tiles = 0;
   int num_heads = 0;
@@ -83,7 +83,7 @@ struct PrefillAttentionParams {
   float scale = 0.0f;
 };
 
-constexpr int kPrefillTileQueries = 64;
+constexpr int kPrefillTileQueries = 128;
 bool PrefillAttentionSupports(int head_dim);
 
 KernelError LaunchPrefillAttention(DataType dtype, const PrefillAttentionParams& p,

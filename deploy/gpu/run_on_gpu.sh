@@ -3,7 +3,7 @@
 # pack.sh; .gpupack/ by default, another .gpupack-NAME/ when several packs share the checkout)
 # and runs the GPU tests, the benchmark (+ torch attention reference) and/or the transformers
 # comparison. Logs go to $OUT (the device tool brings them back).
-#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|all] ...
+#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|all] ...
 set -uo pipefail
 OUT=${OUT:-/tmp/corvid-out}
 mkdir -p "$OUT"
@@ -35,6 +35,17 @@ run_bench() {
   python3 "$pack/attention_ref.py" "$OUT/attn.txt" 2>&1 | tee -a "$OUT/bench.log"
 }
 
+# Nsight Compute on one launch of each prefill attention shape of the attention benchmark
+# (--launch-skip picks the first timed launch of the 1x8192 case by default).
+run_profile() {
+  local ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null)
+  timeout 300 "$ncu" --clock-control none -k regex:PrefillAttentionKernel \
+    --launch-skip "${NCU_SKIP:-69}" --launch-count "${NCU_COUNT:-1}" \
+    --section SpeedOfLight --section Occupancy --section WarpStateStats \
+    --section InstructionStats --section ComputeWorkloadAnalysis \
+    "$pack/bin/corvid-bench" --model=false "$@" 2>&1 | tee "$OUT/profile.log"
+}
+
 run_hf() {
   PYTHONUNBUFFERED=1 timeout 500 python3 "$pack/hf_compare.py" "$pack" "$@" 2>&1 | tee "$OUT/hf.log"
 }
@@ -45,6 +56,7 @@ case "$what" in
   tests) run_tests ;;
   bench) run_bench "$@" ;;
   hf) run_hf "$@" ;;
+  profile) run_profile "$@" ;;
   all) run_tests; run_bench; run_hf ;;
   *) echo "unknown stage $what"; exit 2 ;;
 esac

@@ -148,60 +148,139 @@ struct PrefillSeq {
   int q_len, ctx;
 };
 
+// Blocks (query tiles x heads) a prefill launch needs so that the kernel takes its many-block
+// shape (4 warps of 32 rows) instead of its one-wave shape (8 warps of 16 rows).
+int ManyBlockLaunch() {
+  int dev = 0, sms = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  return sms + 1;
+}
+
+// Runs the prefill kernel over `seqs` (sequence i reads the blocks ids[indptr[i]..]) and returns
+// the raw 16-bit output rows of `seqs`, NaN-poisoned before the launch. With min_blocks, a filler
+// sequence (its output ignored) grows the launch to at least that many blocks.
+std::vector<uint16_t> RunPrefill(DataType t, const PagedCache& cache, std::vector<int32_t> indptr,
+                                 std::vector<int32_t> ids, std::vector<PrefillSeq> seqs,
+                                 const gputest::HalfData& q, int heads, int min_blocks = 0) {
+  const int tq = kernels::kPrefillTileQueries;
+  int tiles_needed = 0;
+  for (const auto& s : seqs) tiles_needed += (s.q_len + tq - 1) / tq;
+  std::vector<uint16_t> q_bits = q.bits;
+  const int filler_tiles = std::max(0, (min_blocks + heads - 1) / heads - tiles_needed);
+  if (filler_tiles > 0) {
+    const int len = filler_tiles * tq;
+    seqs.push_back({len, len});
+    for (int b = 0; b < (len + cache.bs - 1) / cache.bs; ++b) ids.push_back(b % cache.num_blocks);
+    indptr.push_back(static_cast<int32_t>(ids.size()));
+    for (size_t i = 0; i < size_t(len) * heads * cache.d; ++i) q_bits.push_back(q.bits[i % q.bits.size()]);
+  }
+  std::vector<int32_t> qo = {0}, ctx, tiles;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    for (int q0 = 0; q0 < seqs[i].q_len; q0 += tq) {
+      tiles.push_back(static_cast<int32_t>(i));
+      tiles.push_back(q0);
+    }
+    qo.push_back(qo.back() + seqs[i].q_len);
+    ctx.push_back(seqs[i].ctx);
+  }
+  DeviceArray<uint16_t> d_k, d_v, d_q, d_out(q_bits.size());
+  d_k.Upload(cache.k.bits);
+  d_v.Upload(cache.v.bits);
+  d_q.Upload(q_bits);
+  d_out.Fill(gputest::HalfNaN(t));
+  DeviceArray<int32_t> d_indptr, d_ids, d_qo, d_ctx, d_tiles;
+  d_indptr.Upload(indptr);
+  d_ids.Upload(ids);
+  d_qo.Upload(qo);
+  d_ctx.Upload(ctx);
+  d_tiles.Upload(tiles);
+  kernels::PrefillAttentionParams p;
+  p.q = d_q.get();
+  p.out = d_out.get();
+  p.kv = {d_k.get(), d_v.get(), d_indptr.get(), d_ids.get(), cache.hkv, cache.bs};
+  p.qo_indptr = d_qo.get();
+  p.ctx_len = d_ctx.get();
+  p.tiles = d_tiles.get();
+  p.num_tiles = static_cast<int>(tiles.size() / 2);
+  p.num_heads = heads;
+  p.head_dim = cache.d;
+  p.scale = 1.0f / std::sqrt(float(cache.d));
+  EXPECT_EQ(static_cast<int>(kernels::LaunchPrefillAttention(t, p, nullptr)), 0);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  std::vector<uint16_t> out = d_out.Download();
+  out.resize(q.bits.size());
+  return out;
+}
+
+// Chunks that start and end off the 128-query and 64-key tile grid, single-query chunks,
+// several tiles per sequence, head_dim 64 and 128, both 16-bit types.
 TEST(AttentionKernels, PrefillMatchesReferenceWithChunkedContexts) {
   CORVID_SKIP_WITHOUT_GPU();
-  const std::vector<PrefillSeq> seqs = {{100, 100}, {70, 200}, {1, 50}, {130, 131}};
+  const std::vector<PrefillSeq> seqs = {{100, 100}, {70, 200}, {1, 50},   {130, 131},
+                                        {257, 300}, {129, 129}, {200, 333}};
   for (DataType t : {DataType::kBF16, DataType::kF16}) {
     for (int d : {64, 128}) {
       const int heads = 8, hkv = 2;
       std::vector<int> lens;
       for (const auto& s : seqs) lens.push_back(s.ctx);
       const PagedCache cache = MakeCache(t, hkv, d, lens, 300 + d);
-      std::vector<int32_t> qo = {0}, ctx, tiles;
-      for (size_t i = 0; i < seqs.size(); ++i) {
-        for (int q0 = 0; q0 < seqs[i].q_len; q0 += kernels::kPrefillTileQueries) {
-          tiles.push_back(static_cast<int32_t>(i));
-          tiles.push_back(q0);
-        }
-        qo.push_back(qo.back() + seqs[i].q_len);
-        ctx.push_back(seqs[i].ctx);
-      }
-      const int tokens = qo.back();
+      int tokens = 0;
+      for (const auto& s : seqs) tokens += s.q_len;
       const auto q = gputest::RandomHalf(t, size_t(tokens) * heads * d, 9, 2.0f);
       std::vector<double> ref;
-      for (size_t i = 0; i < seqs.size(); ++i) {
-        for (int j = 0; j < seqs[i].q_len; ++j) {
-          Reference(cache, q.values, qo[i] + j, heads, static_cast<int>(i),
+      for (size_t i = 0, row = 0; i < seqs.size(); ++i) {
+        for (int j = 0; j < seqs[i].q_len; ++j, ++row) {
+          Reference(cache, q.values, static_cast<int>(row), heads, static_cast<int>(i),
                     seqs[i].ctx - seqs[i].q_len + j + 1, &ref);
         }
       }
-      DeviceArray<uint16_t> d_k, d_v, d_q, d_out(q.bits.size());
-      d_k.Upload(cache.k.bits);
-      d_v.Upload(cache.v.bits);
-      d_q.Upload(q.bits);
-      d_out.Fill(gputest::HalfNaN(t));
-      DeviceArray<int32_t> d_indptr, d_ids, d_qo, d_ctx, d_tiles;
-      d_indptr.Upload(cache.indptr);
-      d_ids.Upload(cache.ids);
-      d_qo.Upload(qo);
-      d_ctx.Upload(ctx);
-      d_tiles.Upload(tiles);
-      kernels::PrefillAttentionParams p;
-      p.q = d_q.get();
-      p.out = d_out.get();
-      p.kv = {d_k.get(), d_v.get(), d_indptr.get(), d_ids.get(), hkv, cache.bs};
-      p.qo_indptr = d_qo.get();
-      p.ctx_len = d_ctx.get();
-      p.tiles = d_tiles.get();
-      p.num_tiles = static_cast<int>(tiles.size() / 2);
-      p.num_heads = heads;
-      p.head_dim = d;
-      p.scale = 1.0f / std::sqrt(float(d));
-      CORVID_CUDA_OK(kernels::LaunchPrefillAttention(t, p, nullptr));
-      gputest::SyncOrFail();
-      const auto got = gputest::ToFloats(t, d_out.Download());
-      EXPECT_LT(gputest::RelError(got, ref), gputest::HalfTolerance(t))
-          << gputest::Name(t) << " d=" << d;
+      // One wave of blocks, then the same rows inside a launch of many blocks: both within
+      // tolerance and bit for bit the same (the launch shape must not change a row).
+      const auto few = RunPrefill(t, cache, cache.indptr, cache.ids, seqs, q, heads);
+      const auto many = RunPrefill(t, cache, cache.indptr, cache.ids, seqs, q, heads, ManyBlockLaunch());
+      EXPECT_LT(gputest::RelError(gputest::ToFloats(t, few), ref), gputest::HalfTolerance(t))
+          << gputest::Name(t) << " d=" << d << " (one wave)";
+      EXPECT_LT(gputest::RelError(gputest::ToFloats(t, many), ref), gputest::HalfTolerance(t))
+          << gputest::Name(t) << " d=" << d << " (many blocks)";
+      EXPECT_TRUE(few == many) << gputest::Name(t) << " d=" << d << ": launch shape changed bits";
+    }
+  }
+}
+
+// One 300-token sequence prefilled in one go and, in the same launch, as chunks of 77, 133,
+// 89 and 1 queries over the same blocks: every query row's bits must be the same, however the
+// rows fall into query tiles and whatever else shares the launch.
+TEST(AttentionKernels, PrefillRowsDoNotDependOnChunking) {
+  CORVID_SKIP_WITHOUT_GPU();
+  const int len = 300, heads = 8, hkv = 2;
+  const std::vector<PrefillSeq> seqs = {{300, 300}, {77, 77}, {133, 210}, {89, 299}, {1, 300}};
+  for (DataType t : {DataType::kBF16, DataType::kF16}) {
+    for (int d : {64, 128}) {
+      const PagedCache cache = MakeCache(t, hkv, d, {len}, 500 + d);
+      std::vector<int32_t> indptr = {0}, ids;
+      for (size_t i = 0; i < seqs.size(); ++i) {
+        ids.insert(ids.end(), cache.ids.begin(), cache.ids.end());
+        indptr.push_back(static_cast<int32_t>(ids.size()));
+      }
+      // The chunks' queries, back to back, are a copy of the one-shot rows.
+      const size_t row_elems = size_t(heads) * d;
+      auto q = gputest::RandomHalf(t, len * row_elems, 11, 2.0f);
+      const std::vector<uint16_t> copy = q.bits;
+      q.bits.insert(q.bits.end(), copy.begin(), copy.end());
+      for (int min_blocks : {0, ManyBlockLaunch()}) {
+        const auto out = RunPrefill(t, cache, indptr, ids, seqs, q, heads, min_blocks);
+        ASSERT_EQ(out.size(), 2 * len * row_elems);
+        const auto floats = gputest::ToFloats(t, out);
+        EXPECT_TRUE(std::none_of(floats.begin(), floats.end(), [](float x) { return std::isnan(x); }));
+        for (int r = 0; r < len; ++r) {
+          const auto one_shot = out.begin() + r * row_elems;
+          const auto chunked = out.begin() + (len + r) * row_elems;
+          ASSERT_TRUE(std::equal(one_shot, one_shot + row_elems, chunked))
+              << gputest::Name(t) << " d=" << d << " min_blocks=" << min_blocks << ": row " << r
+              << " differs between tilings";
+        }
+      }
     }
   }
 }

@@ -11,6 +11,7 @@
 #include "engine/cuda/device_memory.h"
 #include "kernels/elementwise.h"
 #include "kernels/paged_attention.h"
+#include "kernels/prefill_variants.h"
 
 namespace corvid::bench {
 namespace {
@@ -29,8 +30,9 @@ absl::Status Upload(cuda::DeviceBuffer* buf, const std::vector<int32_t>& v) {
   return absl::OkStatus();
 }
 
-// Sequences of `len` keys in shuffled blocks, random K/V/Q; `q_rows` query rows in total.
-absl::Status Prepare(int batch, int len, int q_rows, bool prefill, Setup* s) {
+// Sequences of `len` keys in shuffled blocks, random K/V/Q; `q_rows` query rows in total;
+// prefill query tiles of `tile` queries.
+absl::Status Prepare(int batch, int len, int q_rows, bool prefill, int tile, Setup* s) {
   const int per = (len + kBlock - 1) / kBlock, blocks = per * batch;
   std::vector<int32_t> ids(blocks), indptr = {0}, qo = {0}, ctx;
   std::iota(ids.begin(), ids.end(), 0);
@@ -39,7 +41,7 @@ absl::Status Prepare(int batch, int len, int q_rows, bool prefill, Setup* s) {
     indptr.push_back((b + 1) * per);
     qo.push_back(qo.back() + (prefill ? len : 1));
     ctx.push_back(len);
-    for (int q0 = 0; prefill && q0 < len; q0 += kernels::kPrefillTileQueries) {
+    for (int q0 = 0; prefill && q0 < len; q0 += tile) {
       s->h_tiles.push_back(b);
       s->h_tiles.push_back(q0);
     }
@@ -88,6 +90,52 @@ absl::StatusOr<double> MedianMicros(Fn launch) {
   return t[t.size() / 2];
 }
 
+// Times prefill variant `variant` (-1: the backend's LaunchPrefillAttention) on case `c`.
+absl::StatusOr<double> TimePrefill(const AttentionCase& c, int variant) {
+  const int tile =
+      variant < 0 ? kernels::kPrefillTileQueries : kernels::PrefillVariantTileQueries(variant);
+  Setup s;
+  RETURN_IF_ERROR(Prepare(c.batch, c.len, c.batch * c.len, true, tile, &s));
+  kernels::PrefillAttentionParams p;
+  p.q = s.q.data();
+  p.out = s.out.data();
+  p.kv = {s.k.data(), s.v.data(), s.indptr.as<int32_t>(), s.ids.as<int32_t>(), kKvHeads, kBlock};
+  p.qo_indptr = s.qo.as<int32_t>();
+  p.ctx_len = s.ctx.as<int32_t>();
+  p.tiles = s.tiles.as<int32_t>();
+  p.num_tiles = static_cast<int>(s.h_tiles.size() / 2);
+  p.num_heads = kHeads;
+  p.head_dim = kHeadDim;
+  p.scale = 1.0f / std::sqrt(float(kHeadDim));
+  return MedianMicros([&] {
+    return variant < 0 ? kernels::LaunchPrefillAttention(kType, p, nullptr)
+                       : kernels::LaunchPrefillAttentionVariant(variant, kType, p, nullptr);
+  });
+}
+
+absl::Status TimeDecode(AttentionCase* c) {
+  Setup s;
+  RETURN_IF_ERROR(Prepare(c->batch, c->len, c->batch, false, 1, &s));
+  kernels::DecodeAttentionParams p;
+  p.q = s.q.data();
+  p.out = s.out.data();
+  p.kv = {s.k.data(), s.v.data(), s.indptr.as<int32_t>(), s.ids.as<int32_t>(), kKvHeads, kBlock};
+  p.row_ctx = s.ctx.as<int32_t>();
+  p.split_tokens = 128;
+  p.split_cap = 16;
+  p.max_splits = kernels::DecodeSplits(c->len, 128, 16);
+  p.partial_out = s.partial.as<float>();
+  p.partial_ml = s.ml.as<float>();
+  p.num_rows = c->batch;
+  p.num_heads = kHeads;
+  p.head_dim = kHeadDim;
+  p.scale = 1.0f / std::sqrt(float(kHeadDim));
+  ASSIGN_OR_RETURN(c->micros, MedianMicros([&] {
+                     return kernels::LaunchDecodeAttention(kType, p, nullptr);
+                   }));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<AttentionCase> DefaultAttentionCases() {
@@ -98,47 +146,27 @@ std::vector<AttentionCase> DefaultAttentionCases() {
 
 absl::Status TimeAttention(std::vector<AttentionCase>* cases) {
   for (AttentionCase& c : *cases) {
-    const bool prefill = c.kind == "prefill";
-    Setup s;
-    RETURN_IF_ERROR(Prepare(c.batch, c.len, prefill ? c.batch * c.len : c.batch, prefill, &s));
-    const kernels::PagedKvView kv{s.k.data(), s.v.data(), s.indptr.as<int32_t>(),
-                                  s.ids.as<int32_t>(), kKvHeads, kBlock};
-    const float scale = 1.0f / std::sqrt(float(kHeadDim));
-    if (prefill) {
-      kernels::PrefillAttentionParams p;
-      p.q = s.q.data();
-      p.out = s.out.data();
-      p.kv = kv;
-      p.qo_indptr = s.qo.as<int32_t>();
-      p.ctx_len = s.ctx.as<int32_t>();
-      p.tiles = s.tiles.as<int32_t>();
-      p.num_tiles = static_cast<int>(s.h_tiles.size() / 2);
-      p.num_heads = kHeads;
-      p.head_dim = kHeadDim;
-      p.scale = scale;
-      ASSIGN_OR_RETURN(c.micros, MedianMicros([&] {
-                         return kernels::LaunchPrefillAttention(kType, p, nullptr);
-                       }));
+    if (c.kind == "prefill") {
+      ASSIGN_OR_RETURN(c.micros, TimePrefill(c, -1));
     } else {
-      kernels::DecodeAttentionParams p;
-      p.q = s.q.data();
-      p.out = s.out.data();
-      p.kv = kv;
-      p.row_ctx = s.ctx.as<int32_t>();
-      p.split_tokens = 128;
-      p.split_cap = 16;
-      p.max_splits = kernels::DecodeSplits(c.len, 128, 16);
-      p.partial_out = s.partial.as<float>();
-      p.partial_ml = s.ml.as<float>();
-      p.num_rows = c.batch;
-      p.num_heads = kHeads;
-      p.head_dim = kHeadDim;
-      p.scale = scale;
-      ASSIGN_OR_RETURN(c.micros, MedianMicros([&] {
-                         return kernels::LaunchDecodeAttention(kType, p, nullptr);
-                       }));
+      RETURN_IF_ERROR(TimeDecode(&c));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status TimePrefillVariants(std::vector<AttentionCase>* cases) {
+  std::vector<AttentionCase> out;
+  for (const AttentionCase& c : *cases) {
+    if (c.kind != "prefill") continue;
+    for (int v = 0; v < kernels::PrefillVariantCount(); ++v) {
+      AttentionCase vc = c;
+      vc.kind = "prefill/v" + std::to_string(v);
+      ASSIGN_OR_RETURN(vc.micros, TimePrefill(c, v));
+      out.push_back(vc);
+    }
+  }
+  cases->insert(cases->end(), out.begin(), out.end());
   return absl::OkStatus();
 }
 

@@ -19,6 +19,8 @@ struct AttentionCase {
 
 std::vector<AttentionCase> DefaultAttentionCases();
 absl::Status TimeAttention(std::vector<AttentionCase>* cases);
+// Appends, for every prefill case, one case per prefill kernel variant (kind "prefill/vN").
+absl::Status TimePrefillVariants(std::vector<AttentionCase>* cases);
 
 }  // namespace corvid::bench
 

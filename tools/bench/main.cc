@@ -30,6 +30,8 @@ ABSL_FLAG(bool, also_fast, true, "also run with batch invariance off (cuBLAS may
 ABSL_FLAG(bool, attention, true, "time the attention kernels");
 ABSL_FLAG(std::string, attention_out, "", "write the attention timings here (for the torch comparison)");
 ABSL_FLAG(bool, gemm_table, false, "print the autotuned GEMM table");
+ABSL_FLAG(bool, model, true, "run the model benchmark (off: attention kernels only)");
+ABSL_FLAG(bool, prefill_variants, false, "also time every prefill attention kernel variant");
 
 namespace corvid::bench {
 namespace {
@@ -107,13 +109,14 @@ absl::Status RunDecodeTable(const ModelConfig& config, bool invariant, const Roo
 absl::Status RunAttention() {
   std::vector<AttentionCase> cases = DefaultAttentionCases();
   RETURN_IF_ERROR(TimeAttention(&cases));
+  if (absl::GetFlag(FLAGS_prefill_variants)) RETURN_IF_ERROR(TimePrefillVariants(&cases));
   std::printf("\n== attention kernels (bf16, 32/8 heads, head_dim 128, paged 16-token blocks)\n");
-  std::printf("%8s %6s %6s %12s\n", "kind", "batch", "len", "corvid_us");
+  std::printf("%12s %6s %6s %12s\n", "kind", "batch", "len", "corvid_us");
   const std::string path = absl::GetFlag(FLAGS_attention_out);
   std::ofstream out;
   if (!path.empty()) out.open(path);
   for (const AttentionCase& c : cases) {
-    std::printf("%8s %6d %6d %12.1f\n", c.kind.c_str(), c.batch, c.len, c.micros);
+    std::printf("%12s %6d %6d %12.1f\n", c.kind.c_str(), c.batch, c.len, c.micros);
     if (out) out << c.kind << " " << c.batch << " " << c.len << " " << c.micros << "\n";
   }
   return absl::OkStatus();
@@ -142,6 +145,7 @@ int Main() {
     if (!st.ok()) std::fprintf(stderr, "attention: %s\n", st.ToString().c_str());
   }
   for (bool invariant : {true, false}) {
+    if (!absl::GetFlag(FLAGS_model)) break;
     if (!invariant && !absl::GetFlag(FLAGS_also_fast)) break;
     const absl::Status st = RunDecodeTable(*config, invariant, *roof);
     if (!st.ok()) {
