@@ -3,8 +3,9 @@
 # pack_services.sh) and runs deploy/bench_services.sh from the pack with the CUDA backend:
 #   bash .gpupack-NAME/run_services_on_gpu.sh [VAR=VALUE...]
 # VAR=VALUE pairs set the benchmark's environment (MODELS, REPEATS, N_LARGE, ENGINE_EXTRA...;
-# see deploy/bench_services.sh); BACKEND defaults to cuda here. Results (the summary and every
-# loadgen JSON, as one archive) go to $OUT.
+# see deploy/bench_services.sh); BACKEND defaults to cuda here; TAG names this run's files.
+# Results (the summary and every loadgen JSON and service log, as one archive) go to $OUT as
+# TAG_summary.txt, TAG_summary.json and TAG_results.tgz.
 set -uo pipefail
 OUT=${OUT:-/tmp/corvid-out}
 mkdir -p "$OUT"
@@ -20,11 +21,13 @@ export CORVID_COMMIT=$(cat "$pack/commit") BACKEND=${BACKEND:-cuda}
 for kv in "$@"; do export "${kv?}"; done
 echo "commit $CORVID_COMMIT; $(nvidia-smi --query-gpu=name,memory.total,driver_version \
   --format=csv,noheader); $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo)"
-res=${BENCH_OUT:-/tmp/corvid-bench-services}
+tag=${TAG:-bench}
+res=/tmp/corvid-bench-services-$tag
 rm -rf "$res"
 OUT=$res bash "$pack/deploy/bench_services.sh"
 rc=$?
-cp "$res/summary.txt" "$res/summary.json" "$OUT/" 2>/dev/null
+cp "$res/summary.txt" "$OUT/${tag}_summary.txt" 2>/dev/null
+cp "$res/summary.json" "$OUT/${tag}_summary.json" 2>/dev/null
 # Every loadgen report and service log, without the model weights.
-tar -C "$res" --exclude=models -czf "$OUT/bench_services_results.tgz" . 2>/dev/null
+tar -C "$res" --exclude=models -czf "$OUT/${tag}_results.tgz" . 2>/dev/null
 exit $rc
