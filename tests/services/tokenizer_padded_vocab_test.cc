@@ -37,8 +37,8 @@ void WriteFile(const fs::path& path, const std::string& text) {
 
 // A folder with stories260K's tokenizer files and a config.json of `config_text`.
 fs::path MakeModelDir(const std::string& name, const std::string& config_text) {
-  fs::path dir = fs::temp_directory_path() / ("corvid_padded_vocab_" + name + "_" +
-                                              std::to_string(::getpid()));
+  fs::path dir = fs::temp_directory_path() /
+                 ("corvid_padded_vocab_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   for (const char* f : {"tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"}) {
@@ -165,7 +165,9 @@ TEST_F(PaddedVocabTest, StreamSkipsPaddingIdsAndRefusesIdsBeyondTheModel) {
     v1::DetokenizeRequest request;
     v1::DetokenizeStep* step = request.add_steps();
     step->set_sequence_id(9);
-    if (i == 0) step->mutable_prefix_ids()->Add({1, 700, 1023});
+    if (i == 0) {
+      for (int32_t id : {1, 700, 1023}) step->add_prefix_ids(id);
+    }
     step->add_ids(ids_[i]);
     step->set_finish(i + 1 == ids_.size());
     v1::DetokenizeResponse reply;

@@ -1,16 +1,14 @@
 // A model whose vocabulary is padded beyond its tokenizer, served end to end: the tiny preset
-// with 1024 rows (random weights) under stories260K's 512-piece tokenizer samples ids with no
-// piece about half the time. Every stream must complete with all its tokens counted, the
-// padding ids streamed as ids, and the text equal to the detokenization of the other ids.
+// with 1024 rows (random weights) and its 512-piece tokenizer (corvid-make-checkpoint
+// --vocab_size 1024) samples ids with no piece about half the time. Every stream must complete with
+// all its tokens counted, the padding ids streamed as ids, and the text equal to the detokenization
+// of the other ids.
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <thread>
 
-#include <gtest/gtest.h>
-
-#include "engine/checkpoint_writer.h"
-#include "engine/model_presets.h"
 #include "engine/tokenizer/streaming_detokenizer.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "tests/services/integration/cluster.h"
@@ -28,20 +26,19 @@ constexpr int kTokens = 48;
 class PaddedVocabServiceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const fs::path stories = fs::path(CORVID_TEST_MODELS_DIR) / "stories260K";
-    if (!fs::exists(stories / "tokenizer.model")) return;
+    const std::string tool =
+        std::string(CORVID_BINARY_DIR) + "/tools/make_checkpoint/corvid-make-checkpoint";
+    if (!fs::exists(tool)) return;
     dir_ = new fs::path(fs::temp_directory_path() /
                         ("corvid_padded_model_" + std::to_string(::getpid())));
     fs::remove_all(*dir_);
-    auto config = PresetConfig("tiny");
-    ASSERT_TRUE(config.ok()) << config.status();
-    config->vocab_size = kRows;  // bos 1 / eos 2 are the stories tokenizer's too
-    CheckpointOptions options;
-    options.seed = 11;
-    ASSERT_TRUE(WriteCheckpoint(*config, dir_->string(), options).ok());
-    for (const char* f : {"tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"}) {
-      fs::copy_file(stories / f, *dir_ / f, fs::copy_options::overwrite_existing);
-    }
+    Process writer(tool,
+                   {"--preset", "tiny", "--vocab_size", std::to_string(kRows), "--seed", "11",
+                    "--out", dir_->string()},
+                   dir_->string() + ".log");
+    ASSERT_TRUE(writer.Start().ok());
+    auto exit_code = writer.Wait(absl::Seconds(120));
+    ASSERT_TRUE(exit_code.ok() && *exit_code == 0) << writer.Log();
     ClusterOptions cluster_options;
     cluster_options.model_dir = dir_->string();
     auto cluster = Cluster::Start(cluster_options);
@@ -51,12 +48,15 @@ class PaddedVocabServiceTest : public ::testing::Test {
   static void TearDownTestSuite() {
     delete cluster_;
     cluster_ = nullptr;
-    if (dir_ != nullptr) fs::remove_all(*dir_);
+    if (dir_ != nullptr) {
+      fs::remove_all(*dir_);
+      fs::remove(dir_->string() + ".log");
+    }
     delete dir_;
     dir_ = nullptr;
   }
   void SetUp() override {
-    if (dir_ == nullptr) GTEST_SKIP() << "no stories260K tokenizer in " CORVID_TEST_MODELS_DIR;
+    if (dir_ == nullptr) GTEST_SKIP() << "corvid-make-checkpoint is not built";
     ASSERT_NE(cluster_, nullptr);
   }
 
@@ -67,7 +67,7 @@ class PaddedVocabServiceTest : public ::testing::Test {
 fs::path* PaddedVocabServiceTest::dir_ = nullptr;
 Cluster* PaddedVocabServiceTest::cluster_ = nullptr;
 
-// What the scheduler's stream should read for `ids` after the prompt {1}: the streaming
+// What the scheduler's stream should read for `ids` after the prompt {1} (BOS): the streaming
 // detokenizer (special tokens skipped, as the scheduler asks) over the ids that have a piece.
 std::string ExpectedText(const Tokenizer& tokenizer, const std::vector<int32_t>& ids) {
   std::vector<int32_t> real;

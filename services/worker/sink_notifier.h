@@ -1,0 +1,44 @@
+// Takes session wake-ups off the engine thread. A SessionSink's Notify() pumps the gRPC
+// reactor, which takes the session's output and starts its write: the callback API serializes
+// the message and usually runs the transport's write on the calling thread. Done by the engine
+// thread, that work sits between two steps and lengthens every step by tens of microseconds
+// (measured: +3.5% ITL on a 1.5 ms GPU step). The engine thread instead posts the sinks here
+// (a lock and, when the notifier sleeps, one wake-up) and this thread notifies them. Posts that
+// arrive while it is busy coalesce: a sink is notified once for all of them, after the last.
+#ifndef CORVID_SERVICES_WORKER_SINK_NOTIFIER_H_
+#define CORVID_SERVICES_WORKER_SINK_NOTIFIER_H_
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+namespace corvid::worker {
+
+class SessionSink;
+
+class SinkNotifier {
+ public:
+  SinkNotifier();
+  // Stops the thread; posts not yet delivered are dropped (their sessions are going away).
+  ~SinkNotifier();
+  SinkNotifier(const SinkNotifier&) = delete;
+  SinkNotifier& operator=(const SinkNotifier&) = delete;
+
+  // Each sink's Notify() runs on the notifier thread, starting after this call.
+  void Post(const std::vector<std::shared_ptr<SessionSink>>& sinks);
+
+ private:
+  void Loop();
+
+  absl::Mutex mu_;
+  std::vector<std::shared_ptr<SessionSink>> pending_ ABSL_GUARDED_BY(mu_);  // no duplicates
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace corvid::worker
+
+#endif  // CORVID_SERVICES_WORKER_SINK_NOTIFIER_H_
