@@ -26,7 +26,8 @@
 # BACKEND [cpu; cuda on a GPU node], ENGINE_EXTRA [extra engine flags for the worker and the
 # baseline alike, e.g. "--gpu-memory-budget-mb 30000" when both hold a model on one GPU],
 # CORVID_BIN_DIR [unset: build; set: a folder holding the five binaries, nothing is built (the
-# GPU pack, deploy/gpu/pack_services.sh)], CORVID_COMMIT [for the summary when there is no git].
+# GPU pack, deploy/gpu/pack_services.sh)], CORVID_COMMIT [for the summary when there is no git],
+# CLIENT_EXTRA [extra corvid-loadgen flags for the runs through the services, e.g. "--channels 8"].
 #
 # Models: stories260K (the real one), llama2c-15m (random weights, Llama 2 tokenizer),
 # llama-3.2-1b and llama-3-8b (random bf16 weights written here by corvid-make-checkpoint, the
@@ -213,6 +214,9 @@ print(' '.join('%.3f' % (float(x) - float(y)) for x, y in zip(a, b)))" \
 # jq-less JSON field reader: json_get FILE EXPR (EXPR indexes the parsed object `r`).
 json_get() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
+# Flags of the services' client only (e.g. "--channels 8": calls spread over 8 connections).
+# shellcheck disable=SC2206
+CLIENT_FLAGS=(${CLIENT_EXTRA:-})
 LOAD_FLAGS=(--prompt-len "$PROMPT_LEN" --output-len "$OUTPUT_LEN" --temperature 0 --seed 1)
 
 # paired PHASE N LOAD...: in-process then services with the same load, REPEATS times
@@ -224,7 +228,8 @@ paired() {
     "$LOADGEN" --in-process --model "$dir" "${ENGINE_FLAGS[@]}" "$@" --num-requests "$n" \
       --warmup "$CONCURRENCY" "${LOAD_FLAGS[@]}" --json "$res/${phase}_inprocess_$r.json" \
       >"$res/${phase}_inprocess_$r.txt"
-    CPU_FILE=$res/${phase}_services_cpu_$r.txt loadgen_with_cpu --server "$SCHED" "$@" \
+    CPU_FILE=$res/${phase}_services_cpu_$r.txt loadgen_with_cpu --server "$SCHED" \
+      "${CLIENT_FLAGS[@]}" "$@" \
       --num-requests "$n" "${LOAD_FLAGS[@]}" --json "$res/${phase}_services_$r.json" \
       >"$res/${phase}_services_$r.txt"
   done
@@ -236,14 +241,16 @@ bench_model() {
   start_services "$name" "$dir" "$res"
   # Waits for a live worker and warms connections and caches, so that the measured services
   # runs need no warm-up of their own (their CPU accounting then covers the run alone).
-  "$LOADGEN" --server "$SCHED" --connect-timeout-s 120 --concurrency "$CONCURRENCY" \
+  "$LOADGEN" --server "$SCHED" "${CLIENT_FLAGS[@]}" --connect-timeout-s 120 \
+    --concurrency "$CONCURRENCY" \
     --num-requests "$((CONCURRENCY * 4))" "${LOAD_FLAGS[@]}" >"$res/warmup.txt"
   log "$name: (a) closed loop, concurrency $CONCURRENCY, $n requests, $REPEATS repeats"
   paired a "$n" --concurrency "$CONCURRENCY"
   log "$name: (a2) backlog: $n requests at once, $REPEATS repeats"
   paired a2 "$n" --rate inf
   log "$name: (b) saturation: closed loop at concurrency $HELD (the worker's capacity)"
-  "$LOADGEN" --server "$SCHED" --concurrency "$HELD" --num-requests "$((n * 2))" \
+  "$LOADGEN" --server "$SCHED" "${CLIENT_FLAGS[@]}" --concurrency "$HELD" \
+    --num-requests "$((n * 2))" \
     --warmup "$HELD" "${LOAD_FLAGS[@]}" --json "$res/b_saturation.json" \
     >"$res/b_saturation.txt"
   local rate e2e tpot deadline slo_ttft slo_tpot
@@ -262,7 +269,7 @@ bench_model() {
     local r_open
     r_open=$(python3 -c "print($rate * $f)")
     log "$name: (b) open loop at ${f}x saturation = $r_open req/s for $OPEN_S s"
-    "$LOADGEN" --server "$SCHED" --connect-timeout-s 120 --rate "$r_open" \
+    "$LOADGEN" --server "$SCHED" "${CLIENT_FLAGS[@]}" --connect-timeout-s 120 --rate "$r_open" \
       --duration-s "$OPEN_S" --deadline-ms "$deadline" --slo-ttft-ms "$slo_ttft" \
       --slo-tpot-ms "$slo_tpot" --warmup "$HELD" "${LOAD_FLAGS[@]}" \
       --json "$res/b_open_${f}x.json" >"$res/b_open_${f}x.txt"
@@ -281,7 +288,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 {
   python3 deploy/bench_services_summary.py "$OUT" "$OVERLOAD" $MODELS
   echo "commit ${CORVID_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo '?')};" \
-    "$(nproc) cores; backend $BACKEND ${ENGINE_EXTRA:-};" \
+    "$(nproc) cores; backend $BACKEND ${ENGINE_EXTRA:-}; client ${CLIENT_EXTRA:-default};" \
     "load average before: $LOAD_BEFORE, after: $LOAD_AFTER;" \
     "autogroup: $(cat /proc/self/autogroup 2>/dev/null || echo 'n/a');" \
     "threads $THREADS, concurrency $CONCURRENCY, max running $MAX_RUNNING, held $HELD," \
