@@ -26,9 +26,9 @@ class DetokenizeSession {
   // gained text, finished or failed). Returns a stream-level error, after which the stream
   // ends: NOT_FOUND for an unknown model, INVALID_ARGUMENT for a model change or too many ids in
   // one message. Ids of the vocabulary's padding (see padded_vocab.h) add no text. Problems of
-  // one step (an id out of range, a sequence id twice in a message, too
-  // many live sequences, or a new sequence while !admit_new) are item errors in its delta: that
-  // sequence is dropped, the others go on.
+  // one step (an id out of range, a sequence id twice in a message, too many live sequences, or
+  // a new sequence while !admit_new) are item errors in its delta: that sequence is dropped, the
+  // others go on.
   absl::Status Apply(const v1::DetokenizeRequest& request, bool admit_new,
                      v1::DetokenizeResponse* reply);
 

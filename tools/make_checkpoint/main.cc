@@ -18,8 +18,8 @@ ABSL_FLAG(uint64_t, seed, 0, "weight seed: same seed, same bytes");
 ABSL_FLAG(std::string, dtype, "", "f32, bf16 or f16 (default: the preset's own dtype)");
 ABSL_FLAG(int, shards, 1, "number of safetensors shards (> 1 also writes the index)");
 ABSL_FLAG(int, vocab_size, 0,
-          "model vocabulary rows (0: the preset's); the trained tokenizer keeps its 512 pieces, "
-          "so a larger value makes a padded vocabulary, as Qwen2's");
+          "model vocabulary rows (0: the preset's); the trained tokenizer keeps its own size "
+          "(512 pieces), so a larger value makes a padded vocabulary, as Qwen2's");
 
 namespace {
 
@@ -55,14 +55,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
     return 2;
   }
+  corvid::CheckpointOptions options;
   if (const int rows = absl::GetFlag(FLAGS_vocab_size); rows != 0) {
-    if (rows < 512) {
-      std::fprintf(stderr, "--vocab_size must be 0 or at least the tokenizer's 512 pieces\n");
+    if (rows < options.tokenizer_vocab_size) {
+      std::fprintf(stderr, "--vocab_size must be 0 or at least the tokenizer's %d pieces\n",
+                   options.tokenizer_vocab_size);
       return 2;
     }
     config->vocab_size = rows;
   }
-  corvid::CheckpointOptions options;
   options.seed = absl::GetFlag(FLAGS_seed);
   options.dtype = config->dtype;
   options.num_shards = absl::GetFlag(FLAGS_shards);
