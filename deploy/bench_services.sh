@@ -22,7 +22,16 @@
 # OUTPUT_LEN [64], N_SMALL [1024] / N_LARGE [96] (closed-loop requests for stories260K / the
 # others), OPEN_S [10], DEADLINE_MS / SLO_TTFT_MS / SLO_TPOT_MS [derived from the
 # saturation run], MIN_STEP_MS [0: pace engine steps to at least this, emulating a slower
-# device's step with the CPU left free], OUT [$CORVID_BUILD_DIR/bench_services].
+# device's step with the CPU left free], OUT [$CORVID_BUILD_DIR/bench_services],
+# BACKEND [cpu; cuda on a GPU node], ENGINE_EXTRA [extra engine flags for the worker and the
+# baseline alike, e.g. "--gpu-memory-budget-mb 30000" when both hold a model on one GPU],
+# CORVID_BIN_DIR [unset: build; set: a folder holding the five binaries, nothing is built (the
+# GPU pack, deploy/gpu/pack_services.sh)], CORVID_COMMIT [for the summary when there is no git],
+# CLIENT_EXTRA [extra corvid-loadgen flags for the runs through the services, e.g. "--channels 8"].
+#
+# Models: stories260K (the real one), llama2c-15m (random weights, Llama 2 tokenizer),
+# llama-3.2-1b and llama-3-8b (random bf16 weights written here by corvid-make-checkpoint, the
+# real Llama 3 tokenizer installed: a device-bound step on a GPU).
 #
 # On a machine shared with other work the two modes do not get the same CPU: measured here, the
 # in-process engine thread (which never blocks while it has work) waited on the run queue about
@@ -58,22 +67,28 @@ OUT=${OUT:-$BUILD/bench_services}
 log() { echo "[bench_services] $*" >&2; }
 
 # --- build ------------------------------------------------------------------------------------
-if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-  # shellcheck disable=SC2086
-  cmake --preset default ${CORVID_CMAKE_ARGS:-} >/dev/null
+if [ -n "${CORVID_BIN_DIR:-}" ]; then
+  TOKENIZER_BIN=$CORVID_BIN_DIR/corvid-tokenizer WORKER_BIN=$CORVID_BIN_DIR/corvid-worker
+  SCHEDULER_BIN=$CORVID_BIN_DIR/corvid-scheduler LOADGEN=$CORVID_BIN_DIR/corvid-loadgen
+  MAKE_CKPT=$CORVID_BIN_DIR/corvid-make-checkpoint
+else
+  if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+    # shellcheck disable=SC2086
+    cmake --preset default ${CORVID_CMAKE_ARGS:-} >/dev/null
+  fi
+  log "building"
+  cmake --build "$BUILD" -j2 --target corvid-tokenizer corvid-worker corvid-scheduler \
+    corvid-loadgen corvid-make-checkpoint >/dev/null
+  SVC=$BUILD/services
+  TOKENIZER_BIN=$SVC/tokenizer/corvid-tokenizer WORKER_BIN=$SVC/worker/corvid-worker
+  SCHEDULER_BIN=$SVC/scheduler/corvid-scheduler LOADGEN=$SVC/loadgen/corvid-loadgen
+  MAKE_CKPT=$BUILD/tools/make_checkpoint/corvid-make-checkpoint
+  if [ -z "${CORVID_TEST_MODELS_DIR:-}" ]; then
+    CORVID_TEST_MODELS_DIR=$(sed -n 's/^CORVID_TEST_MODELS_DIR:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
+  fi
 fi
-log "building"
-cmake --build "$BUILD" -j2 --target corvid-tokenizer corvid-worker corvid-scheduler \
-  corvid-loadgen corvid-make-checkpoint >/dev/null
-SVC=$BUILD/services
-LOADGEN=$SVC/loadgen/corvid-loadgen
-MAKE_CKPT=$BUILD/tools/make_checkpoint/corvid-make-checkpoint
 mkdir -p "$OUT/models"
 OUT=$(cd "$OUT" && pwd)
-
-if [ -z "${CORVID_TEST_MODELS_DIR:-}" ]; then
-  CORVID_TEST_MODELS_DIR=$(sed -n 's/^CORVID_TEST_MODELS_DIR:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
-fi
 SHARED=${CORVID_TEST_MODELS_DIR:-../shared/models}
 
 # --- models -----------------------------------------------------------------------------------
@@ -91,8 +106,9 @@ model_dir() {
       echo "$OUT/models/tiny" ;;
     llama2c-15m)
       # The preset's vocabulary is Llama 2's 32000 ids, but corvid-make-checkpoint trains a
-      # 512-piece tokenizer: random weights then sample ids the tokenizer tier cannot decode.
-      # stories15M used the Llama 2 tokenizer, so install that one (same <unk>/<s>/</s> ids).
+      # 512-piece tokenizer: random weights would then sample mostly padding ids, which decode
+      # to no text and so cost the tokenizer tier next to nothing. stories15M used the Llama 2
+      # tokenizer, so install that one (same <unk>/<s>/</s> ids): text as in production.
       local dir=$OUT/models/llama2c-15m
       if [ ! -f "$dir/config.json" ]; then
         "$MAKE_CKPT" --preset llama2c-15m --out "$dir" >&2
@@ -102,6 +118,24 @@ model_dir() {
       else
         log "no Llama 2 tokenizer under $SHARED: llama2c-15m cannot be served (skipped)"
         return 1
+      fi
+      echo "$dir" ;;
+    llama-3.2-1b|llama-3-8b)
+      # Random bf16 weights of the real shape, with the real Llama 3 tokenizer in place of the
+      # 512-piece one the tool trains (bos/eos set to Llama 3's), so that detokenization costs
+      # what it costs in production.
+      local dir=$OUT/models/$1 llama3=$SHARED/tokenizers/llama3
+      if [ ! -f "$llama3/tokenizer.json" ]; then
+        log "no Llama 3 tokenizer under $SHARED: $1 cannot be served (skipped)"
+        return 1
+      fi
+      if [ ! -f "$dir/config.json" ]; then
+        "$MAKE_CKPT" --preset "$1" --out "$dir" >&2
+        rm -f "$dir/tokenizer.model" "$dir/special_tokens_map.json"
+        cp -f "$llama3/tokenizer.json" "$llama3/tokenizer_config.json" "$dir/"
+        python3 -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); \
+c.update(bos_token_id=128000, eos_token_id=128001); json.dump(c, open(p, 'w'), indent=2)" \
+          "$dir/config.json"
       fi
       echo "$dir" ;;
     *) log "unknown model $1"; return 1 ;;
@@ -126,8 +160,11 @@ free_port() {
 # The worker holds twice its batch (running + a waiting reserve, so a finished sequence's slot
 # refills without a round trip to the scheduler); the in-process engine is capped alike.
 HELD=$((2 * MAX_RUNNING))
-ENGINE_FLAGS=(--threads "$THREADS" --max-running "$MAX_RUNNING" --max-sequences "$HELD"
-              --max-batched-tokens 512 --kv-cache-mb 256 --min-step-ms "${MIN_STEP_MS:-0}")
+BACKEND=${BACKEND:-cpu}
+# shellcheck disable=SC2206
+ENGINE_FLAGS=(--backend "$BACKEND" --threads "$THREADS" --max-running "$MAX_RUNNING"
+              --max-sequences "$HELD" --max-batched-tokens 512 --kv-cache-mb 256
+              --min-step-ms "${MIN_STEP_MS:-0}" ${ENGINE_EXTRA:-})
 
 # start_services NAME DIR LOGDIR: sets SCHED; PIDS = (tokenizer worker scheduler). The
 # scheduler's queue starts deep enough for the backlog runs; restart_scheduler bounds it.
@@ -135,15 +172,15 @@ start_services() {
   local name=$1 dir=$2 tok wk
   LOGS=$3
   tok=$(free_port) wk=$(free_port) SCHED_PORT=$(free_port)
-  "$SVC/tokenizer/corvid-tokenizer" --listen "127.0.0.1:$tok" --metrics-port -1 \
+  "$TOKENIZER_BIN" --listen "127.0.0.1:$tok" --metrics-port -1 \
     --model "$name=$dir" >"$LOGS/tokenizer.log" 2>&1 &
   PIDS+=($!)
-  "$SVC/worker/corvid-worker" --listen "127.0.0.1:$wk" --metrics-port -1 --model "$dir" \
-    --model-name "$name" --backend cpu "${ENGINE_FLAGS[@]}" >"$LOGS/worker.log" 2>&1 &
+  "$WORKER_BIN" --listen "127.0.0.1:$wk" --metrics-port -1 --model "$dir" \
+    --model-name "$name" "${ENGINE_FLAGS[@]}" >"$LOGS/worker.log" 2>&1 &
   PIDS+=($!)
   SCHED_ARGS=(--listen "127.0.0.1:$SCHED_PORT" --metrics-port -1 --worker "127.0.0.1:$wk"
               --tokenizer "127.0.0.1:$tok")
-  "$SVC/scheduler/corvid-scheduler" "${SCHED_ARGS[@]}" --max-queued-requests 1000000 \
+  "$SCHEDULER_BIN" "${SCHED_ARGS[@]}" --max-queued-requests 1000000 \
     >>"$LOGS/scheduler.log" 2>&1 &
   PIDS+=($!)
   SCHED=127.0.0.1:$SCHED_PORT
@@ -152,7 +189,7 @@ start_services() {
 # restart_scheduler QUEUE_LIMIT: the same scheduler (same port) with a bounded queue.
 restart_scheduler() {
   kill -TERM "${PIDS[2]}" && wait "${PIDS[2]}" || true
-  "$SVC/scheduler/corvid-scheduler" "${SCHED_ARGS[@]}" --max-queued-requests "$1" \
+  "$SCHEDULER_BIN" "${SCHED_ARGS[@]}" --max-queued-requests "$1" \
     >>"$LOGS/scheduler.log" 2>&1 &
   PIDS[2]=$!
 }
@@ -177,6 +214,9 @@ print(' '.join('%.3f' % (float(x) - float(y)) for x, y in zip(a, b)))" \
 # jq-less JSON field reader: json_get FILE EXPR (EXPR indexes the parsed object `r`).
 json_get() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
+# Flags of the services' client only (e.g. "--channels 8": calls spread over 8 connections).
+# shellcheck disable=SC2206
+CLIENT_FLAGS=(${CLIENT_EXTRA:-})
 LOAD_FLAGS=(--prompt-len "$PROMPT_LEN" --output-len "$OUTPUT_LEN" --temperature 0 --seed 1)
 
 # paired PHASE N LOAD...: in-process then services with the same load, REPEATS times
@@ -188,7 +228,8 @@ paired() {
     "$LOADGEN" --in-process --model "$dir" "${ENGINE_FLAGS[@]}" "$@" --num-requests "$n" \
       --warmup "$CONCURRENCY" "${LOAD_FLAGS[@]}" --json "$res/${phase}_inprocess_$r.json" \
       >"$res/${phase}_inprocess_$r.txt"
-    CPU_FILE=$res/${phase}_services_cpu_$r.txt loadgen_with_cpu --server "$SCHED" "$@" \
+    CPU_FILE=$res/${phase}_services_cpu_$r.txt loadgen_with_cpu --server "$SCHED" \
+      "${CLIENT_FLAGS[@]}" "$@" \
       --num-requests "$n" "${LOAD_FLAGS[@]}" --json "$res/${phase}_services_$r.json" \
       >"$res/${phase}_services_$r.txt"
   done
@@ -200,14 +241,16 @@ bench_model() {
   start_services "$name" "$dir" "$res"
   # Waits for a live worker and warms connections and caches, so that the measured services
   # runs need no warm-up of their own (their CPU accounting then covers the run alone).
-  "$LOADGEN" --server "$SCHED" --connect-timeout-s 120 --concurrency "$CONCURRENCY" \
+  "$LOADGEN" --server "$SCHED" "${CLIENT_FLAGS[@]}" --connect-timeout-s 120 \
+    --concurrency "$CONCURRENCY" \
     --num-requests "$((CONCURRENCY * 4))" "${LOAD_FLAGS[@]}" >"$res/warmup.txt"
   log "$name: (a) closed loop, concurrency $CONCURRENCY, $n requests, $REPEATS repeats"
   paired a "$n" --concurrency "$CONCURRENCY"
   log "$name: (a2) backlog: $n requests at once, $REPEATS repeats"
   paired a2 "$n" --rate inf
   log "$name: (b) saturation: closed loop at concurrency $HELD (the worker's capacity)"
-  "$LOADGEN" --server "$SCHED" --concurrency "$HELD" --num-requests "$((n * 2))" \
+  "$LOADGEN" --server "$SCHED" "${CLIENT_FLAGS[@]}" --concurrency "$HELD" \
+    --num-requests "$((n * 2))" \
     --warmup "$HELD" "${LOAD_FLAGS[@]}" --json "$res/b_saturation.json" \
     >"$res/b_saturation.txt"
   local rate e2e tpot deadline slo_ttft slo_tpot
@@ -226,7 +269,7 @@ bench_model() {
     local r_open
     r_open=$(python3 -c "print($rate * $f)")
     log "$name: (b) open loop at ${f}x saturation = $r_open req/s for $OPEN_S s"
-    "$LOADGEN" --server "$SCHED" --connect-timeout-s 120 --rate "$r_open" \
+    "$LOADGEN" --server "$SCHED" "${CLIENT_FLAGS[@]}" --connect-timeout-s 120 --rate "$r_open" \
       --duration-s "$OPEN_S" --deadline-ms "$deadline" --slo-ttft-ms "$slo_ttft" \
       --slo-tpot-ms "$slo_tpot" --warmup "$HELD" "${LOAD_FLAGS[@]}" \
       --json "$res/b_open_${f}x.json" >"$res/b_open_${f}x.txt"
@@ -244,7 +287,8 @@ done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 {
   python3 deploy/bench_services_summary.py "$OUT" "$OVERLOAD" $MODELS
-  echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(nproc) cores;" \
+  echo "commit ${CORVID_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo '?')};" \
+    "$(nproc) cores; backend $BACKEND ${ENGINE_EXTRA:-}; client ${CLIENT_EXTRA:-default};" \
     "load average before: $LOAD_BEFORE, after: $LOAD_AFTER;" \
     "autogroup: $(cat /proc/self/autogroup 2>/dev/null || echo 'n/a');" \
     "threads $THREADS, concurrency $CONCURRENCY, max running $MAX_RUNNING, held $HELD," \

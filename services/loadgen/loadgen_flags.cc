@@ -19,6 +19,9 @@ void RegisterEngineFlags(service::FlagSet& flags, worker::WorkerConfig* w) {
   flags.AddInt("block-size", &w->block_size, "--in-process: tokens per KV block");
   flags.AddInt("kv-blocks", &w->kv_blocks, "--in-process: KV blocks (0: from --kv-cache-mb)");
   flags.AddInt("kv-cache-mb", &w->kv_cache_mb, "--in-process: KV cache MiB");
+  flags.AddInt("gpu-memory-budget-mb", &w->gpu_memory_budget_mb,
+               "--in-process: CUDA backend's memory budget, as the worker's (0: most of the "
+               "free memory; give both a budget when they share a GPU)");
   flags.AddInt("max-sequences", &w->max_sequences,
                "--in-process: requests held in the engine at once (more wait), as the worker's");
   flags.AddDouble("min-step-ms", &w->min_step_ms,

@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "services/tokenizer/padded_vocab.h"
 #include "services/tokenizer/utf8_text.h"
 
 namespace corvid::tokenizer_service {
@@ -92,10 +93,13 @@ absl::Status RunDecode(const LoadedModel& model, const Limits& limits,
   }
   response->set_model(model.name);
   int64_t text_bytes = 0;
+  std::vector<int32_t> scratch;
   for (int i = 0; i < request.sequences_size(); ++i) {
     const auto& ids = request.sequences(i).ids();
-    auto text = model.tokenizer->Decode(absl::MakeConstSpan(ids.data(), ids.size()),
-                                        request.skip_special_tokens());
+    auto text = model.tokenizer->Decode(
+        WithoutPaddingIds(absl::MakeConstSpan(ids.data(), ids.size()), model.piece_count,
+                          &scratch),
+        request.skip_special_tokens());
     if (!text.ok()) return AtIndex(text.status(), "sequences", i);
     MakeValidUtf8(&*text);
     text_bytes += static_cast<int64_t>(text->size());
@@ -130,6 +134,7 @@ void FillInfo(const LoadedModel& model, const std::vector<std::string>& served_m
               const Limits& limits, v1::GetInfoResponse* response) {
   response->set_model(model.name);
   response->set_vocab_size(model.vocab_size);
+  response->set_piece_count(model.piece_count);
   response->set_bos_id(model.tokenizer->bos_id());
   response->set_eos_id(model.tokenizer->eos_id());
   for (const auto& [id, piece] : model.special_tokens) {

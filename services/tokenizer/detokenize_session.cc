@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/tokenizer/batch_ops.h"
+#include "services/tokenizer/padded_vocab.h"
 #include "services/tokenizer/utf8_text.h"
 
 namespace corvid::tokenizer_service {
@@ -82,7 +83,9 @@ StreamingDetokenizer* DetokenizeSession::SequenceFor(const v1::DetokenizeStep& s
   // The prefix only sets the context (e.g. SentencePiece's leading space); its text is dropped.
   std::string discarded;
   const auto& prefix = step.prefix_ids();
-  (void)detok->Add(absl::MakeConstSpan(prefix.data(), prefix.size()), &discarded);
+  (void)detok->Add(WithoutPaddingIds(absl::MakeConstSpan(prefix.data(), prefix.size()),
+                                     model_->piece_count, &scratch_),
+                   &discarded);
   ids_consumed_ += prefix.size();
   return &sequences_.emplace(step.sequence_id(), std::move(*detok)).first->second;
 }
@@ -95,7 +98,9 @@ void DetokenizeSession::ApplyStep(const v1::DetokenizeStep& step, int index, boo
   absl::Status valid = ValidateIds(step.ids(), model_->vocab_size, "steps", index, "ids");
   std::string text;
   if (valid.ok()) {
-    valid = detok->Add(absl::MakeConstSpan(step.ids().data(), step.ids().size()), &text);
+    valid = detok->Add(WithoutPaddingIds(absl::MakeConstSpan(step.ids().data(), step.ids().size()),
+                                         model_->piece_count, &scratch_),
+                       &text);
   }
   if (!valid.ok()) {
     sequences_.erase(step.sequence_id());

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -24,9 +25,10 @@ class DetokenizeSession {
   // Applies one request message and fills `reply` (batch_id echoed, one delta per step that
   // gained text, finished or failed). Returns a stream-level error, after which the stream
   // ends: NOT_FOUND for an unknown model, INVALID_ARGUMENT for a model change or too many ids in
-  // one message. Problems of one step (an id out of range, a sequence id twice in a message, too
-  // many live sequences, or a new sequence while !admit_new) are item errors in its delta: that
-  // sequence is dropped, the others go on.
+  // one message. Ids of the vocabulary's padding (see padded_vocab.h) add no text. Problems of
+  // one step (an id out of range, a sequence id twice in a message, too many live sequences, or
+  // a new sequence while !admit_new) are item errors in its delta: that sequence is dropped, the
+  // others go on.
   absl::Status Apply(const v1::DetokenizeRequest& request, bool admit_new,
                      v1::DetokenizeResponse* reply);
 
@@ -47,6 +49,7 @@ class DetokenizeSession {
   const LoadedModel* model_ = nullptr;
   absl::flat_hash_map<uint64_t, StreamingDetokenizer> sequences_;
   absl::flat_hash_set<uint64_t> seen_;  // sequence ids of the message being applied
+  std::vector<int32_t> scratch_;        // a step's ids less the vocabulary's padding
   int64_t ids_consumed_ = 0;
 };
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/status_macros.h"
+#include "services/tokenizer/padded_vocab.h"
 
 namespace corvid::tokenizer_service {
 namespace {
@@ -36,7 +37,7 @@ absl::Status DigestFiles(LoadedModel* model) {
 
 void CollectSpecialTokens(LoadedModel* model) {
   const Tokenizer& tok = *model->tokenizer;
-  for (int32_t id = 0; id < model->vocab_size; ++id) {
+  for (int32_t id = 0; id < model->piece_count; ++id) {
     if (tok.IsSpecial(id)) model->special_tokens.emplace_back(id, tok.IdToPiece(id));
   }
 }
@@ -66,7 +67,13 @@ absl::StatusOr<std::unique_ptr<LoadedModel>> LoadModel(const ModelSpec& spec) {
                         absl::StrCat("model '", spec.name, "': ", tokenizer.status().message()));
   }
   model->tokenizer = std::move(tokenizer).value();
-  model->vocab_size = model->tokenizer->vocab_size();
+  model->piece_count = model->tokenizer->vocab_size();
+  auto config_vocab = ConfigVocabSize(spec.dir);
+  if (!config_vocab.ok()) {
+    return absl::Status(config_vocab.status().code(),
+                        absl::StrCat("model '", spec.name, "': ", config_vocab.status().message()));
+  }
+  model->vocab_size = std::max(model->piece_count, *config_vocab);
   CollectSpecialTokens(model.get());
   RETURN_IF_ERROR(DigestFiles(model.get()));
   return model;

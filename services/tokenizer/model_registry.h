@@ -35,7 +35,11 @@ struct LoadedModel {
   std::string name;
   std::string dir;
   std::unique_ptr<Tokenizer> tokenizer;
+  // Ids accepted: [0, vocab_size). The model's vocabulary (its config.json, when the folder has
+  // one) may be padded beyond the tokenizer's pieces [0, piece_count): the ids between are valid
+  // model outputs with no text (see padded_vocab.h).
   int vocab_size = 0;
+  int piece_count = 0;
   std::vector<std::pair<int32_t, std::string>> special_tokens;  // (id, piece), by id
   std::vector<TokenizerFileInfo> files;                         // by name
   std::string digest_sha256;  // over `files`, as tokenizer.proto's GetInfoResponse defines

@@ -56,6 +56,7 @@ absl::Status TokenizerServer::LoadModels() {
     service::LogInfo("model loaded", {{"model", name},
                                       {"dir", model->dir},
                                       {"vocab_size", model->vocab_size},
+                                      {"pieces", model->piece_count},
                                       {"digest_sha256", model->digest_sha256}});
   }
   service_.SetRegistry(std::move(registry).value());

@@ -248,7 +248,7 @@ bool WorkerCore::RunOnce() {
     sinks = DirtySinks();
   }
   if (step_ms >= 0 && status.ok() && options_.on_step) options_.on_step(step_ms, step);
-  for (auto& sink : sinks) sink->Notify();
+  notifier_.Post(sinks);  // the writes happen off this thread (sink_notifier.h)
   return true;
 }
 

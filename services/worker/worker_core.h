@@ -32,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "corvid/v1/worker.pb.h"
 #include "engine/engine.h"
+#include "services/worker/sink_notifier.h"
 #include "services/worker/worker_stats.h"
 
 namespace corvid::worker {
@@ -51,8 +52,9 @@ struct WorkerCoreOptions {
   std::function<void(double step_ms, const StepStats& step)> on_step;
 };
 
-// Where a session's output goes: the engine thread calls Notify() (without holding the core's
-// mutex) when the session has output to take. Implementations must not block.
+// Where a session's output goes: Notify() is called (on the core's notifier thread, or on the
+// thread that drains, never holding the core's mutex) when the session has output to take.
+// Implementations must not block.
 class SessionSink {
  public:
   virtual ~SessionSink() = default;
@@ -148,6 +150,7 @@ class WorkerCore {
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> engine_alive_{true};
+  SinkNotifier notifier_;  // before thread_: the engine thread posts to it until joined
   std::thread thread_;
 };
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -115,6 +116,28 @@ TEST(GenerateCommandTest, CudaBackendWorksOrExplainsWhyNot) {
     EXPECT_TRUE(r.err.find("CUDA") != std::string::npos ||
                 r.err.find("GPU") != std::string::npos) << r.err;
   }
+}
+
+// A model whose vocabulary is padded beyond its tokenizer (the tiny preset with 1024 rows and
+// its 512-piece tokenizer, random weights): sampled ids without a piece add no text and the
+// generation runs to its end instead of failing on the first of them.
+TEST(GenerateCommandTest, PaddedVocabularyIdsAddNoText) {
+#ifndef CORVID_MAKE_CHECKPOINT
+  GTEST_SKIP() << "corvid-make-checkpoint is not part of this build";
+#else
+  const std::string dir = ::testing::TempDir() + "/corvid_generate_padded." +
+                          std::to_string(getpid());
+  const std::string write = std::string(CORVID_MAKE_CHECKPOINT) +
+                            " --preset tiny --vocab_size 1024 --seed 5 --out " + dir +
+                            " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(write.c_str()), 0) << write;
+  const RunResult r = Generate("--model " + dir +
+                               " --prompt 'Once upon a time' --temperature 1 --seed 3"
+                               " --max-tokens 48 --threads 1 --backend cpu");
+  std::system(("rm -rf " + dir).c_str());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find(" generated in "), std::string::npos) << r.err;
+#endif
 }
 
 }  // namespace

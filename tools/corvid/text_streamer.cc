@@ -14,7 +14,7 @@ absl::StatusOr<TextStreamer> TextStreamer::Create(const Tokenizer& tokenizer,
   std::string prompt_text;  // already on the user's screen: discarded
   RETURN_IF_ERROR(detokenizer.Add(prompt, &prompt_text));
   const size_t skip = detokenizer.pending_bytes();
-  return TextStreamer(std::move(detokenizer), skip);
+  return TextStreamer(std::move(detokenizer), skip, tokenizer.vocab_size());
 }
 
 std::string TextStreamer::DropPromptBytes(std::string text) {
@@ -24,6 +24,7 @@ std::string TextStreamer::DropPromptBytes(std::string text) {
 }
 
 absl::StatusOr<std::string> TextStreamer::Push(int32_t token) {
+  if (token >= pieces_) return std::string();
   std::string text;
   RETURN_IF_ERROR(detokenizer_.Add({&token, 1}, &text));
   return DropPromptBytes(std::move(text));

@@ -1,4 +1,5 @@
 // corvid-make-checkpoint --preset NAME --out DIR [--seed S] [--dtype f32|bf16|f16] [--shards N]
+//                        [--vocab_size N]
 // Writes a synthetic Hugging Face Llama folder that corvid (and transformers) can load.
 #include <cstdio>
 #include <string>
@@ -16,6 +17,9 @@ ABSL_FLAG(std::string, out, "", "output folder (created if needed)");
 ABSL_FLAG(uint64_t, seed, 0, "weight seed: same seed, same bytes");
 ABSL_FLAG(std::string, dtype, "", "f32, bf16 or f16 (default: the preset's own dtype)");
 ABSL_FLAG(int, shards, 1, "number of safetensors shards (> 1 also writes the index)");
+ABSL_FLAG(int, vocab_size, 0,
+          "model vocabulary rows (0: the preset's); the trained tokenizer keeps its own size "
+          "(512 pieces), so a larger value makes a padded vocabulary, as Qwen2's");
 
 namespace {
 
@@ -52,6 +56,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   corvid::CheckpointOptions options;
+  if (const int rows = absl::GetFlag(FLAGS_vocab_size); rows != 0) {
+    if (rows < options.tokenizer_vocab_size) {
+      std::fprintf(stderr, "--vocab_size must be 0 or at least the tokenizer's %d pieces\n",
+                   options.tokenizer_vocab_size);
+      return 2;
+    }
+    config->vocab_size = rows;
+  }
   options.seed = absl::GetFlag(FLAGS_seed);
   options.dtype = config->dtype;
   options.num_shards = absl::GetFlag(FLAGS_shards);

@@ -17,7 +17,8 @@ TEST(WorkerFailureTest, KilledWorkerFailsOnlyItsOwnStreamsAndIsReplacedWhenItRet
   ClusterOptions options;
   options.model_dir = dir;
   options.workers = 2;
-  options.worker_args = {"--min-step-ms", "5"};  // 200 tokens take ~1 s
+  // 200 tokens take ~1 s; the live-requests gauge is refreshed every 10 ms.
+  options.worker_args = {"--min-step-ms", "5", "--health-poll-s", "0.01"};
   auto started = Cluster::Start(options);
   ASSERT_TRUE(started.ok()) << started.status();
   Cluster& cluster = **started;
@@ -47,6 +48,9 @@ TEST(WorkerFailureTest, KilledWorkerFailsOnlyItsOwnStreamsAndIsReplacedWhenItRet
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   ASSERT_EQ(streaming.load(), kStreams) << cluster.Logs();
+  // The gauge is refreshed by a poll: wait out a few periods so that it counts the last
+  // admissions too (it read 3 of 4 once when scraped right away).
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   auto before = ScrapeMetrics(cluster.worker_metrics_port(0));
   ASSERT_TRUE(before.ok());
   const int on_killed = static_cast<int>((*before)["corvid_worker_live_requests"]);
