@@ -3,7 +3,7 @@
 # pack.sh; .gpupack/ by default, another .gpupack-NAME/ when several packs share the checkout)
 # and runs the GPU tests, the benchmark (+ torch attention reference) and/or the transformers
 # comparison. Logs go to $OUT (the device tool brings them back).
-#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|all] ...
+#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|all] ...
 set -uo pipefail
 OUT=${OUT:-/tmp/corvid-out}
 mkdir -p "$OUT"
@@ -35,6 +35,22 @@ run_bench() {
   python3 "$pack/attention_ref.py" "$OUT/attn.txt" 2>&1 | tee -a "$OUT/bench.log"
 }
 
+# Per-kernel device time of a few decode steps at each batch size (ncu, one metric, no clock or
+# cache control), summarised by ncu_summary.py. Extra arguments go to corvid-bench.
+run_profile() {
+  local b steps=2 ncu
+  ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -n 1)
+  for b in ${PROFILE_BATCHES:-1 32}; do
+    timeout 300 "$ncu" --profile-from-start off --clock-control none --cache-control none \
+      --metrics gpu__time_duration.sum --csv --log-file "$OUT/ncu_b$b.csv" \
+      "$pack/bin/corvid-bench" --batches "$b" --attention=false --also_fast=false \
+      --profile_steps $steps "$@" > "$OUT/profile_b$b.log" 2>&1
+    echo "== profile batch $b (rc $?)"
+    tail -n 3 "$OUT/profile_b$b.log"
+    python3 "$pack/ncu_summary.py" "$OUT/ncu_b$b.csv" $steps 2>&1 | head -n 40 | tee -a "$OUT/profile.txt"
+  done
+}
+
 run_hf() {
   PYTHONUNBUFFERED=1 timeout 500 python3 "$pack/hf_compare.py" "$pack" "$@" 2>&1 | tee "$OUT/hf.log"
 }
@@ -45,6 +61,7 @@ case "$what" in
   tests) run_tests ;;
   bench) run_bench "$@" ;;
   hf) run_hf "$@" ;;
+  profile) run_profile "$@" ;;
   all) run_tests; run_bench; run_hf ;;
   *) echo "unknown stage $what"; exit 2 ;;
 esac
