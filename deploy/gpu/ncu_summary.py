@@ -12,7 +12,9 @@ import sys
 
 def family(name):
     """Short kernel name: template arguments and parameters dropped, cuBLAS kernels grouped."""
-    n = re.sub(r"\(.*", "", name)
+    n = name.replace("(anonymous namespace)::", "").replace("<unnamed>::", "")
+    n = re.sub(r"^void ", "", n)
+    n = re.sub(r"\(.*", "", n)
     n = re.sub(r"<.*", "", n)
     n = n.split("::")[-1]
     if n.startswith(("sm90_", "sm80_", "cutlass", "nvjet", "gemv", "gemmk", "splitK")):
