@@ -32,27 +32,51 @@ __host__ __device__ constexpr int SmemBytes() {
   return (kRows + 4 * kTile) * Stride<D>() * static_cast<int>(sizeof(T));
 }
 
-// Keys [k0, k0 + kTile) of KV head kvh (zero-filled at and past `end`) into s_k / s_v.
+// Keys [k0, k0 + kTile) of KV head kvh (zero-filled at and past `end`) into s_k / s_v. All of a
+// thread's block-table reads are issued before its copies, so a tile costs one table round trip
+// and one KV round trip, not one per row.
+// Keys equal to `skip` are left out (not even zero-filled): see LoadKey.
 template <typename T, int D>
 __device__ __forceinline__ void LoadTile(T* s_k, T* s_v, const DecodeAttentionParams& p,
-                                         const int32_t* blocks, int kvh, int k0, int end) {
+                                         const int32_t* blocks, int kvh, int k0, int end,
+                                         int skip = -1) {
   constexpr int kChunks = D / 8;
+  constexpr int kIters = kTile * kChunks / kThreads;
   const T* kc = static_cast<const T*>(p.kv.k_cache);
   const T* vc = static_cast<const T*>(p.kv.v_cache);
+  int32_t blk[kIters];
 #pragma unroll
-  for (int i = 0; i < kTile * kChunks / kThreads; ++i) {
+  for (int i = 0; i < kIters; ++i) {
+    const int key = k0 + (threadIdx.x + i * kThreads) / kChunks;
+    blk[i] = key < end ? __ldg(blocks + key / p.kv.block_size) : 0;
+  }
+#pragma unroll
+  for (int i = 0; i < kIters; ++i) {
     const int idx = threadIdx.x + i * kThreads;
     const int r = idx / kChunks, c = idx % kChunks;
     const int key = k0 + r;
     const bool valid = key < end;
-    int64_t off = 0;
-    if (valid) {
-      const int64_t blk = blocks[key / p.kv.block_size];
-      off = ((blk * p.kv.num_kv_heads + kvh) * p.kv.block_size + key % p.kv.block_size) * D + c * 8;
-    }
-    CpAsync16(s_k + r * Stride<D>() + c * 8, kc + off, valid ? 16 : 0);
-    CpAsync16(s_v + r * Stride<D>() + c * 8, vc + off, valid ? 16 : 0);
+    const int64_t off =
+        ((static_cast<int64_t>(blk[i]) * p.kv.num_kv_heads + kvh) * p.kv.block_size +
+         key % p.kv.block_size) * D + c * 8;
+    if (valid && key == skip) continue;
+    CpAsync16(s_k + r * Stride<D>() + c * 8, valid ? kc + off : kc, valid ? 16 : 0);
+    CpAsync16(s_v + r * Stride<D>() + c * 8, valid ? vc + off : vc, valid ? 16 : 0);
   }
+}
+
+// The one key row `key` (< end) of the tile starting at k0, by the first D / 8 threads.
+template <typename T, int D>
+__device__ __forceinline__ void LoadKey(T* s_k, T* s_v, const DecodeAttentionParams& p,
+                                        const int32_t* blocks, int kvh, int k0, int key) {
+  const int c = threadIdx.x;
+  if (c >= D / 8) return;
+  const int64_t blk = blocks[key / p.kv.block_size];
+  const int64_t off =
+      ((blk * p.kv.num_kv_heads + kvh) * p.kv.block_size + key % p.kv.block_size) * D + c * 8;
+  const int r = key - k0;
+  CpAsync16(s_k + r * Stride<D>() + c * 8, static_cast<const T*>(p.kv.k_cache) + off, 16);
+  CpAsync16(s_v + r * Stride<D>() + c * 8, static_cast<const T*>(p.kv.v_cache) + off, 16);
 }
 
 // One warp's online-softmax state over its keys: rows r0 and r0 + 8 of the mma layout.
@@ -165,8 +189,10 @@ __global__ void __launch_bounds__(kThreads)
   T* s_k = s_q + kRows * kS;  // 2 stages of kTile rows
   T* s_v = s_k + 2 * kTile * kS;
   __shared__ float s_m[kWarps][kRows], s_l[kWarps][kRows];
-  WaitForPrimary();  // launched as a dependent of the RoPE/KV-write kernel
 
+  // Step metadata and the keys of earlier steps do not depend on the kernel before this one
+  // (the RoPE/KV write of this step's token): with prefetch_kv, the first two tiles are in
+  // flight before waiting for it (pdl.cuh), all but the newest key, loaded after the wait.
   const int split = blockIdx.x, kvh = blockIdx.y, row = blockIdx.z;
   const int ctx = p.row_ctx[row];
   const int num_splits = DecodeSplits(ctx, p.split_tokens, p.split_cap);
@@ -178,6 +204,16 @@ __global__ void __launch_bounds__(kThreads)
   const int head0 = kvh * group;
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int32_t* blocks = ctx > 0 ? p.kv.block_ids + p.kv.block_indptr[seq] : nullptr;
+  const int num_tiles = end > begin ? (end - begin + kTile - 1) / kTile : 0;
+  const int newest = ctx - 1;
+  const bool early = p.prefetch_kv != 0;
+  if (early) {
+    if (num_tiles > 0) LoadTile<T, D>(s_k, s_v, p, blocks, kvh, begin, end, newest);
+    if (num_tiles > 1) {
+      LoadTile<T, D>(s_k + kTile * kS, s_v + kTile * kS, p, blocks, kvh, begin + kTile, end, newest);
+    }
+  }
+  WaitForPrimary();
 
   const T* qg = static_cast<const T*>(p.q) + (static_cast<int64_t>(token) * p.num_heads + head0) * D;
   for (int idx = tid; idx < kRows * (D / 8); idx += kThreads) {
@@ -185,10 +221,14 @@ __global__ void __launch_bounds__(kThreads)
     const bool valid = r < group;
     CpAsync16(s_q + r * kS + c * 8, valid ? qg + r * D + c * 8 : qg, valid ? 16 : 0);
   }
-  CpAsyncCommit();
-  const int num_tiles = end > begin ? (end - begin + kTile - 1) / kTile : 0;
-  if (num_tiles > 0) LoadTile<T, D>(s_k, s_v, p, blocks, kvh, begin, end);
-  CpAsyncCommit();
+  if (!early) {
+    if (num_tiles > 0) LoadTile<T, D>(s_k, s_v, p, blocks, kvh, begin, end);
+  } else if (newest >= begin && newest < end && newest < begin + 2 * kTile) {
+    const int t = (newest - begin) / kTile;
+    LoadKey<T, D>(s_k + t * kTile * kS, s_v + t * kTile * kS, p, blocks, kvh, begin + t * kTile,
+                  newest);
+  }
+  CpAsyncCommit();  // early: tiles 0 and 1, Q and the newest key; else Q and tile 0
 
   WarpState<D> st;
 #pragma unroll
@@ -198,7 +238,7 @@ __global__ void __launch_bounds__(kThreads)
   const int mi = lane >> 3, mr = lane & 7;
   for (int t = 0; t < num_tiles; ++t) {
     const int buf = t & 1;
-    if (t + 1 < num_tiles) {
+    if (t + 1 < num_tiles && (t > 0 || !early)) {
       LoadTile<T, D>(s_k + (buf ^ 1) * kTile * kS, s_v + (buf ^ 1) * kTile * kS, p, blocks, kvh,
                      begin + (t + 1) * kTile, end);
       CpAsyncCommit();

@@ -102,6 +102,52 @@ __global__ void AddRmsNormKernel(float* residual, const T* add, const T* weight,
   }
 }
 
+// The same for rows of at most kPer vectors per thread, held in registers: the norm weight is
+// read before waiting for the GEMM this kernel depends on, the row once, nothing re-read.
+template <typename T, int kVec, int kPer>
+__global__ void AddRmsNormRegKernel(float* residual, const T* add, const T* weight,
+                                    const int32_t* rows, int hidden, float eps, T* out) {
+  __shared__ float scratch[32];
+  float w[kPer][kVec], v[kPer][kVec];
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    const int h = (threadIdx.x + j * blockDim.x) * kVec;
+    if (h < hidden) LoadH<T, kVec>(weight + h, w[j]);
+  }
+  WaitForPrimary();
+  const int i = blockIdx.x;
+  const int r = rows ? rows[i] : i;
+  float* res = residual + static_cast<int64_t>(r) * hidden;
+  const T* a = add ? add + static_cast<int64_t>(r) * hidden : nullptr;
+  float sum_sq = 0.0f;
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    const int h = (threadIdx.x + j * blockDim.x) * kVec;
+    if (h >= hidden) continue;
+    LoadF<kVec>(res + h, v[j]);
+    if (a) {
+      float av[kVec];
+      LoadH<T, kVec>(a + h, av);
+#pragma unroll
+      for (int e = 0; e < kVec; ++e) v[j][e] += av[e];
+      StoreF<kVec>(res + h, v[j]);
+    }
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) sum_sq += v[j][e] * v[j][e];
+  }
+  const float total = BlockSum(sum_sq, scratch);
+  const float inv_rms = rsqrtf(total / static_cast<float>(hidden) + eps);
+  T* o = out + static_cast<int64_t>(i) * hidden;
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    const int h = (threadIdx.x + j * blockDim.x) * kVec;
+    if (h >= hidden) continue;
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) v[j][e] = v[j][e] * inv_rms * w[j][e];
+    StoreH<T, kVec>(o + h, v[j]);
+  }
+}
+
 __device__ __forceinline__ float Silu(float x) { return x / (1.0f + __expf(-x)); }
 
 // Grid (column chunks, tokens): at batch 1 a 14336-wide row still spreads over many SMs.
@@ -180,7 +226,17 @@ KernelError LaunchAddRmsNorm(DataType dtype, float* residual, const void* add, c
     const T* w = static_cast<const T*>(weight);
     T* o = static_cast<T*>(out);
     if (vec) {
-      return LaunchPdl(AddRmsNormKernel<T, 4>, dim3(num_rows), dim3(RowThreads(hidden / 4)), 0,
+      const int threads = RowThreads(hidden / 4);
+      const int per = (hidden / 4 + threads - 1) / threads;
+      if (per == 1) {
+        return LaunchPdl(AddRmsNormRegKernel<T, 4, 1>, dim3(num_rows), dim3(threads), 0,
+                         AsStream(stream), residual, a, w, rows, hidden, eps, o);
+      }
+      if (per <= 4) {
+        return LaunchPdl(AddRmsNormRegKernel<T, 4, 4>, dim3(num_rows), dim3(threads), 0,
+                         AsStream(stream), residual, a, w, rows, hidden, eps, o);
+      }
+      return LaunchPdl(AddRmsNormKernel<T, 4>, dim3(num_rows), dim3(threads), 0,
                        AsStream(stream), residual, a, w, rows, hidden, eps, o);
     }
     return LaunchPdl(AddRmsNormKernel<T, 1>, dim3(num_rows), dim3(RowThreads(hidden)), 0,

@@ -50,6 +50,10 @@ struct DecodeAttentionParams {
   // Optional, [num_rows * num_kv_heads], all zero before the launch and left zero after it:
   // with it the splits are merged inside the same launch (tensor-core kernel only).
   int* split_counters = nullptr;
+  // 1: the preceding kernel on the stream writes at most the newest key (row_ctx - 1) of each
+  // row, so the tensor-core kernel may read the older keys before that kernel completes
+  // (programmatic dependent launch). True of single-token decode rows.
+  int prefetch_kv = 0;
   int num_rows = 0;
   int num_heads = 0;
   int head_dim = 0;

@@ -24,6 +24,14 @@ __device__ __forceinline__ void WaitForPrimary() {
 #endif
 }
 
+// Lets the next kernel (when launched with LaunchPdl) start once every block of this one has
+// called it or exited; what that kernel reads before its WaitForPrimary must not be written here.
+__device__ __forceinline__ void TriggerDependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 // True on devices of compute capability 9.0+ unless CORVID_PDL=0 (read once per process).
 inline bool PdlEnabled() {
   static const bool enabled = [] {

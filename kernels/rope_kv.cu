@@ -18,9 +18,12 @@ __device__ __forceinline__ float LoadBiased(const T* row, const T* bias, int i) 
 
 constexpr int kThreads = 128;
 
+// The angles come from step metadata, not from the QKV GEMM this kernel depends on: they are
+// computed before waiting for it. The attention kernel after this one may start at once
+// (TriggerDependents): it reads this step's keys only after its own wait.
 template <typename T>
 __global__ void RopeKvKernel(RopeKvParams p) {
-  WaitForPrimary();
+  TriggerDependents();
   const int t = blockIdx.x;
   const int d = p.head_dim, half = d / 2;
   const int qkv_width = (p.num_heads + 2 * p.num_kv_heads) * d;
@@ -42,10 +45,11 @@ __global__ void RopeKvKernel(RopeKvParams p) {
   for (int j = j0; j < num_pairs; j += kThreads * gridDim.y) {
     const int head = j / half, i = j % half;
     const int base = head * d;  // q heads first, then k heads, in the qkv row
-    const float x1 = LoadBiased(row, bias, base + i);
-    const float x2 = LoadBiased(row, bias, base + i + half);
     float s, c;
     sincosf(pos * p.inv_freq[i], &s, &c);
+    WaitForPrimary();
+    const float x1 = LoadBiased(row, bias, base + i);
+    const float x2 = LoadBiased(row, bias, base + i + half);
     const float y1 = x1 * c - x2 * s;
     const float y2 = x2 * c + x1 * s;
     if (head < p.num_heads) {
@@ -58,6 +62,7 @@ __global__ void RopeKvKernel(RopeKvParams p) {
       dst[i + half] = FromFloat<T>(y2);
     }
   }
+  WaitForPrimary();
   if (slot < 0) return;
   const int v_base = (p.num_heads + p.num_kv_heads) * d;
   for (int j = j0; j < p.num_kv_heads * d; j += kThreads * gridDim.y) {

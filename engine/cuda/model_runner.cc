@@ -131,6 +131,9 @@ absl::Status ModelRunner::Attention(int l, const ForwardPlan& plan, const StepAr
     p.partial_out = partial_out_.as<float>();
     p.partial_ml = partial_ml_.as<float>();
     p.split_counters = split_counters_.as<int>();
+    // Rows of the tensor-core kernel are single query tokens (prefills have their own kernel),
+    // so the RoPE/KV write before it touches only each row's newest key.
+    p.prefetch_kv = prefill_kernel_ ? 1 : 0;
     p.num_rows = plan.num_rows;
     p.num_heads = c.num_heads;
     p.head_dim = c.head_dim;

@@ -125,6 +125,7 @@ TEST(AttentionKernels, DecodeRowsMatchReferenceForEverySplitting) {
           p.partial_out = part.get();
           p.partial_ml = ml.get();
           p.split_counters = fused ? counters.get() : nullptr;
+          p.prefetch_kv = fused ? 1 : 0;
           p.num_rows = num_rows;
           p.num_heads = dc.heads;
           p.head_dim = dc.d;
