@@ -3,7 +3,7 @@
 # pack.sh; .gpupack/ by default, another .gpupack-NAME/ when several packs share the checkout)
 # and runs the GPU tests, the benchmark (+ torch attention reference) and/or the transformers
 # comparison. Logs go to $OUT (the device tool brings them back).
-#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|all] ...
+#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|decode|all] ...
 set -uo pipefail
 OUT=${OUT:-/tmp/corvid-out}
 mkdir -p "$OUT"
@@ -51,6 +51,13 @@ run_profile() {
   done
 }
 
+# Decode table only (no attention kernels, no torch, invariant mode): for A/B runs under
+# different environments, e.g. CORVID_PDL=0 or CORVID_L2_PREFETCH_MB=0.
+run_decode() {
+  timeout 300 "$pack/bin/corvid-bench" --attention=false --also_fast=false "$@" 2>&1 |
+    tee -a "$OUT/decode.log" | grep -A20 "^ batch"
+}
+
 run_hf() {
   PYTHONUNBUFFERED=1 timeout 500 python3 "$pack/hf_compare.py" "$pack" "$@" 2>&1 | tee "$OUT/hf.log"
 }
@@ -62,6 +69,7 @@ case "$what" in
   bench) run_bench "$@" ;;
   hf) run_hf "$@" ;;
   profile) run_profile "$@" ;;
+  decode) run_decode "$@" ;;
   all) run_tests; run_bench; run_hf ;;
   *) echo "unknown stage $what"; exit 2 ;;
 esac
