@@ -1,7 +1,6 @@
 #include "engine/cuda/model_runner.h"
 
 #include <cmath>
-#include <cstdlib>
 #include <utility>
 #include <vector>
 
@@ -9,28 +8,10 @@
 #include "engine/cpu_ops.h"
 #include "engine/cuda/cuda_check.h"
 #include "kernels/elementwise.h"
-#include "kernels/l2_prefetch.h"
 #include "kernels/paged_attention.h"
 #include "kernels/rope_kv.h"
 
 namespace corvid::cuda {
-namespace {
-
-// Steps of at most this many tokens prefetch weights into L2 (kernels/l2_prefetch.h); larger
-// ones are compute-bound. Numerics never depend on it.
-constexpr int kPrefetchMaxTokens = 64;
-
-// Bytes of each next GEMM's weights to prefetch: CORVID_L2_PREFETCH_MB (default 16, 0 = off).
-int64_t PrefetchBytes() {
-  static const int64_t bytes = [] {
-    const char* env = std::getenv("CORVID_L2_PREFETCH_MB");
-    const long mb = env != nullptr ? std::strtol(env, nullptr, 10) : 16;
-    return static_cast<int64_t>(mb < 0 ? 0 : mb) << 20;
-  }();
-  return bytes;
-}
-
-}  // namespace
 
 ModelRunner::ModelRunner(const ModelConfig& config, DeviceWeights weights, GemmDispatcher* gemm,
                          cudaStream_t stream, const RunnerShape& shape)
@@ -176,13 +157,6 @@ absl::Status ModelRunner::Attention(int l, const ForwardPlan& plan, const StepAr
   return absl::OkStatus();
 }
 
-absl::Status ModelRunner::Prefetch(const void* weight, int64_t bytes, const ForwardPlan& plan) {
-  if (plan.num_tokens > kPrefetchMaxTokens) return absl::OkStatus();
-  KERNEL_RETURN_IF_ERROR(
-      kernels::LaunchL2Prefetch(weight, std::min(bytes, PrefetchBytes()), stream_));
-  return absl::OkStatus();
-}
-
 absl::Status ModelRunner::Layer(int l, const ForwardPlan& plan, const StepArrays& a) {
   const ModelConfig& c = config_;
   const DeviceLayerWeights& w = weights_.layers[l];
@@ -194,9 +168,6 @@ absl::Status ModelRunner::Layer(int l, const ForwardPlan& plan, const StepArrays
                                                    l == 0 ? nullptr : proj_.data(), w.input_norm,
                                                    nullptr, t, h, eps, normed_.data(), stream_));
   RETURN_IF_ERROR(gemm_->Run(normed_.data(), h, w.qkv, h, qkv_.data(), false, t, qkv_dim, h));
-  // Each GEMM is followed by a prefetch of the next GEMM's weights, which runs beside the
-  // latency-bound kernels in between.
-  RETURN_IF_ERROR(Prefetch(w.o, int64_t{2} * h * qd, plan));
   kernels::RopeKvParams rp;
   rp.qkv = qkv_.data();
   rp.bias = w.qkv_bias;
@@ -214,19 +185,15 @@ absl::Status ModelRunner::Layer(int l, const ForwardPlan& plan, const StepArrays
   KERNEL_RETURN_IF_ERROR(kernels::LaunchRopeKv(kdtype_, rp, stream_));
   RETURN_IF_ERROR(Attention(l, plan, a));
   RETURN_IF_ERROR(gemm_->Run(attn_.data(), qd, w.o, qd, proj_.data(), false, t, h, qd));
-  RETURN_IF_ERROR(Prefetch(w.gate_up, int64_t{4} * inter * h, plan));
   KERNEL_RETURN_IF_ERROR(kernels::LaunchAddRmsNorm(kdtype_, residual_.as<float>(), proj_.data(),
                                                    w.post_norm, nullptr, t, h, eps,
                                                    normed_.data(), stream_));
   RETURN_IF_ERROR(
       gemm_->Run(normed_.data(), h, w.gate_up, h, gate_up_.data(), false, t, 2 * inter, h));
-  RETURN_IF_ERROR(Prefetch(w.down, int64_t{2} * h * ip, plan));
   KERNEL_RETURN_IF_ERROR(
       kernels::LaunchSiluMul(kdtype_, gate_up_.data(), t, inter, act_.data(), ip, stream_));
   RETURN_IF_ERROR(gemm_->Run(act_.data(), ip, w.down, ip, proj_.data(), false, t, h, ip));
-  const bool last = l + 1 == c.num_layers;
-  return Prefetch(last ? weights_.lm_head : weights_.layers[l + 1].qkv,
-                  int64_t{2} * h * (last ? c.vocab_size : qkv_dim), plan);
+  return absl::OkStatus();
 }
 
 absl::Status ModelRunner::Forward(const ForwardPlan& plan, const StepArrays& a) {

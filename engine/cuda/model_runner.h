@@ -55,8 +55,6 @@ class ModelRunner {
   absl::Status AllocateActivations();
   absl::Status Layer(int l, const ForwardPlan& plan, const StepArrays& a);
   absl::Status Attention(int l, const ForwardPlan& plan, const StepArrays& a);
-  // L2 prefetch of the first bytes of `weight` (small steps only).
-  absl::Status Prefetch(const void* weight, int64_t bytes, const ForwardPlan& plan);
   void* KCache(int l) const;
   void* VCache(int l) const;
 
