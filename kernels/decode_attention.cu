@@ -261,6 +261,7 @@ KernelError LaunchDecodeAttention(DataType dtype, const DecodeAttentionParams& p
   if (p.max_splits > 1 && (p.partial_out == nullptr || p.partial_ml == nullptr)) {
     return kKernelInvalidValue;
   }
+  if (p.max_splits > kMergeMaxSplits) return kKernelInvalidValue;
   if (DecodeAttentionMmaSupports(p.head_dim, group)) {
     const KernelError err = LaunchDecodeAttentionMma(dtype, p, group, AsStream(stream));
     if (err != kKernelOk || p.max_splits == 1 || p.split_counters != nullptr) return err;
