@@ -11,7 +11,7 @@ namespace corvid::kernels {
 
 // Limits of MergeSplits (checked at launch).
 constexpr int kMergeMaxHeads = 16;
-constexpr int kMergeMaxSplits = 16;
+constexpr int kMergeMaxSplits = 32;
 
 // Merges the splits of heads [head0, head0 + nheads) of one row: weights exp2(m_s - M) on each
 // split's unnormalised sum, splits in increasing order (so the bits never depend on which block
@@ -48,35 +48,20 @@ __device__ __forceinline__ void MergeSplits(const DecodeAttentionParams& p, int 
     s_den[g] = den;
   }
   __syncthreads();
-  // kItems outputs per thread per pass, all their loads issued first.
-  constexpr int kItems = 4;
-  for (int idx0 = threadIdx.x; idx0 < nheads * d_all; idx0 += kItems * blockDim.x) {
-    float v[kItems][kMergeMaxSplits];
+  for (int idx = threadIdx.x; idx < nheads * d_all; idx += blockDim.x) {
+    const int g = idx / d_all, d = idx % d_all;
+    const float* part = p.partial_out + (head_row0 + g) * p.max_splits * d_all + d;
+    float v[kMergeMaxSplits];
 #pragma unroll
-    for (int it = 0; it < kItems; ++it) {
-      const int idx = idx0 + it * blockDim.x;
-      const int g = idx / d_all, d = idx % d_all;
-      const float* part = p.partial_out + (head_row0 + g) * p.max_splits * d_all + d;
+    for (int s = 0; s < kMergeMaxSplits; ++s) v[s] = s < num_splits ? __ldcg(part + s * d_all) : 0.0f;
+    float num = 0.0f;
 #pragma unroll
-      for (int s = 0; s < kMergeMaxSplits; ++s) {
-        v[it][s] = (idx < nheads * d_all && s < num_splits) ? __ldcg(part + s * d_all) : 0.0f;
-      }
+    for (int s = 0; s < kMergeMaxSplits; ++s) {
+      if (s_w[g][s] != 0.0f) num += s_w[g][s] * v[s];
     }
-#pragma unroll
-    for (int it = 0; it < kItems; ++it) {
-      const int idx = idx0 + it * blockDim.x;
-      if (idx >= nheads * d_all) break;
-      const int g = idx / d_all, d = idx % d_all;
-      float num = 0.0f;
-#pragma unroll
-      for (int s = 0; s < kMergeMaxSplits; ++s) {
-        if (s_w[g][s] != 0.0f) num += s_w[g][s] * v[it][s];
-      }
-      const float den = s_den[g];
-      T* out = static_cast<T*>(p.out) +
-               (static_cast<int64_t>(token) * p.num_heads + head0 + g) * d_all;
-      out[d] = FromFloat<T>(den > 0.0f ? num / den : 0.0f);
-    }
+    const float den = s_den[g];
+    T* out = static_cast<T*>(p.out) + (static_cast<int64_t>(token) * p.num_heads + head0 + g) * d_all;
+    out[d] = FromFloat<T>(den > 0.0f ? num / den : 0.0f);
   }
 }
 

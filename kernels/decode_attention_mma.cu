@@ -3,8 +3,8 @@
 //
 // One block of 4 warps per (split, KV head, row). The group's query heads are the 16 rows of
 // the mma A operand (rows past the group are zero), so K and V are read once for all of them.
-// The split's keys are walked in 64-key tiles gathered with cp.async into a three-stage ring
-// (a split of the default 192 keys has all its tiles in flight at once: one memory latency). Each warp
+// The split's keys are walked in 64-key tiles gathered with cp.async into a two-stage ring
+// (a 128-key split has both tiles in flight at once: one memory latency, not four). Each warp
 // owns 16 keys of every tile and keeps its own online-softmax state; the four states are merged
 // in shared memory in warp order, and the splits of a row are merged by the last block to
 // finish (MergeIfLast), so a decode step costs one launch, and that launch hides behind the
@@ -19,10 +19,8 @@ namespace {
 
 constexpr int kThreads = 128;
 constexpr int kWarps = 4;
-constexpr int kTile = 64;    // keys per tile, 16 per warp
-constexpr int kStages = 3;   // tiles in flight (a default 192-key split: all of them)
-constexpr int kRows = 16;    // mma rows: query heads of the group
-constexpr int kTableMax = 64;  // block-table entries of a split staged in shared memory
+constexpr int kTile = 64;  // keys per tile, 16 per warp
+constexpr int kRows = 16;  // mma rows: query heads of the group
 
 template <int D>
 __host__ __device__ constexpr int Stride() {
@@ -31,17 +29,17 @@ __host__ __device__ constexpr int Stride() {
 
 template <typename T, int D>
 __host__ __device__ constexpr int SmemBytes() {
-  return (kRows + 2 * kStages * kTile) * Stride<D>() * static_cast<int>(sizeof(T));
+  return (kRows + 4 * kTile) * Stride<D>() * static_cast<int>(sizeof(T));
 }
 
-// Keys [k0, k0 + kTile) of KV head kvh (zero-filled at and past `end`) into s_k / s_v. Block
-// ids come from table[key / block_size - table_base] (the split's slice staged in shared
-// memory, or the block table itself), all read before the first copy is issued.
+// Keys [k0, k0 + kTile) of KV head kvh (zero-filled at and past `end`) into s_k / s_v. All of a
+// thread's block-table reads are issued before its copies, so a tile costs one table round trip
+// and one KV round trip, not one per row.
 // Keys equal to `skip` are left out (not even zero-filled): see LoadKey.
 template <typename T, int D>
 __device__ __forceinline__ void LoadTile(T* s_k, T* s_v, const DecodeAttentionParams& p,
-                                         const int32_t* table, int table_base, int kvh, int k0,
-                                         int end, int skip = -1) {
+                                         const int32_t* blocks, int kvh, int k0, int end,
+                                         int skip = -1) {
   constexpr int kChunks = D / 8;
   constexpr int kIters = kTile * kChunks / kThreads;
   const T* kc = static_cast<const T*>(p.kv.k_cache);
@@ -50,7 +48,7 @@ __device__ __forceinline__ void LoadTile(T* s_k, T* s_v, const DecodeAttentionPa
 #pragma unroll
   for (int i = 0; i < kIters; ++i) {
     const int key = k0 + (threadIdx.x + i * kThreads) / kChunks;
-    blk[i] = key < end ? table[key / p.kv.block_size - table_base] : 0;
+    blk[i] = key < end ? __ldg(blocks + key / p.kv.block_size) : 0;
   }
 #pragma unroll
   for (int i = 0; i < kIters; ++i) {
@@ -188,14 +186,13 @@ __global__ void __launch_bounds__(kThreads)
   constexpr int kS = Stride<D>();
   extern __shared__ __align__(16) unsigned char smem_raw[];
   T* s_q = reinterpret_cast<T*>(smem_raw);
-  T* s_k = s_q + kRows * kS;  // kStages stages of kTile rows
-  T* s_v = s_k + kStages * kTile * kS;
+  T* s_k = s_q + kRows * kS;  // 2 stages of kTile rows
+  T* s_v = s_k + 2 * kTile * kS;
   __shared__ float s_m[kWarps][kRows], s_l[kWarps][kRows];
-  __shared__ int32_t s_table[kTableMax];
 
   // Step metadata and the keys of earlier steps do not depend on the kernel before this one
-  // (the RoPE/KV write of this step's token): with prefetch_kv, the first kStages - 1 tiles are
-  // in flight before waiting for it (pdl.cuh), all but the newest key, loaded after the wait.
+  // (the RoPE/KV write of this step's token): with prefetch_kv, the first two tiles are in
+  // flight before waiting for it (pdl.cuh), all but the newest key, loaded after the wait.
   const int split = blockIdx.x, kvh = blockIdx.y, row = blockIdx.z;
   const int ctx = p.row_ctx[row];
   const int num_splits = DecodeSplits(ctx, p.split_tokens, p.split_cap);
@@ -208,22 +205,12 @@ __global__ void __launch_bounds__(kThreads)
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int32_t* blocks = ctx > 0 ? p.kv.block_ids + p.kv.block_indptr[seq] : nullptr;
   const int num_tiles = end > begin ? (end - begin + kTile - 1) / kTile : 0;
-  // The split's block ids, read once (one round trip) for all of its tiles.
-  const int first_block = begin / p.kv.block_size;
-  const int table_len = num_tiles > 0 ? (end - 1) / p.kv.block_size - first_block + 1 : 0;
-  const bool staged = table_len <= kTableMax;
-  for (int i = tid; staged && i < table_len; i += kThreads) s_table[i] = blocks[first_block + i];
-  __syncthreads();
-  const int32_t* table = staged ? s_table : blocks;
-  const int table_base = staged ? first_block : 0;
-  auto stage_k = [&](int t) { return s_k + (t % kStages) * kTile * kS; };
-  auto stage_v = [&](int t) { return s_v + (t % kStages) * kTile * kS; };
   const int newest = ctx - 1;
   const bool early = p.prefetch_kv != 0;
   if (early) {
-    for (int t = 0; t < kStages - 1 && t < num_tiles; ++t) {
-      LoadTile<T, D>(stage_k(t), stage_v(t), p, table, table_base, kvh, begin + t * kTile, end,
-                     newest);
+    if (num_tiles > 0) LoadTile<T, D>(s_k, s_v, p, blocks, kvh, begin, end, newest);
+    if (num_tiles > 1) {
+      LoadTile<T, D>(s_k + kTile * kS, s_v + kTile * kS, p, blocks, kvh, begin + kTile, end, newest);
     }
   }
   WaitForPrimary();
@@ -234,21 +221,14 @@ __global__ void __launch_bounds__(kThreads)
     const bool valid = r < group;
     CpAsync16(s_q + r * kS + c * 8, valid ? qg + r * D + c * 8 : qg, valid ? 16 : 0);
   }
-  // Exactly kStages - 1 commit groups before the loop; group 0 holds Q and tile 0.
-  if (early) {
-    if (newest >= begin && newest < end && newest < begin + (kStages - 1) * kTile) {
-      const int t = (newest - begin) / kTile;
-      LoadKey<T, D>(stage_k(t), stage_v(t), p, blocks, kvh, begin + t * kTile, newest);
-    }
-    for (int g = 0; g < kStages - 1; ++g) CpAsyncCommit();  // group 0: all of the above
-  } else {
-    for (int t = 0; t < kStages - 1; ++t) {
-      if (t < num_tiles) {
-        LoadTile<T, D>(stage_k(t), stage_v(t), p, table, table_base, kvh, begin + t * kTile, end);
-      }
-      CpAsyncCommit();
-    }
+  if (!early) {
+    if (num_tiles > 0) LoadTile<T, D>(s_k, s_v, p, blocks, kvh, begin, end);
+  } else if (newest >= begin && newest < end && newest < begin + 2 * kTile) {
+    const int t = (newest - begin) / kTile;
+    LoadKey<T, D>(s_k + t * kTile * kS, s_v + t * kTile * kS, p, blocks, kvh, begin + t * kTile,
+                  newest);
   }
+  CpAsyncCommit();  // early: tiles 0 and 1, Q and the newest key; else Q and tile 0
 
   WarpState<D> st;
 #pragma unroll
@@ -257,14 +237,15 @@ __global__ void __launch_bounds__(kThreads)
   const float scale_log2 = p.scale * 1.4426950408889634f;
   const int mi = lane >> 3, mr = lane & 7;
   for (int t = 0; t < num_tiles; ++t) {
-    // Refills the stage read in the previous iteration (released by its closing barrier).
-    const int next = t + kStages - 1;
-    if (next < num_tiles) {
-      LoadTile<T, D>(stage_k(next), stage_v(next), p, table, table_base, kvh,
-                     begin + next * kTile, end);
+    const int buf = t & 1;
+    if (t + 1 < num_tiles && (t > 0 || !early)) {
+      LoadTile<T, D>(s_k + (buf ^ 1) * kTile * kS, s_v + (buf ^ 1) * kTile * kS, p, blocks, kvh,
+                     begin + (t + 1) * kTile, end);
+      CpAsyncCommit();
+      CpAsyncWait<1>();
+    } else {
+      CpAsyncWait<0>();
     }
-    CpAsyncCommit();
-    CpAsyncWait<kStages - 1>();  // groups 0..t are complete: tile t (and Q) landed
     __syncthreads();
     if (t == 0) {
 #pragma unroll
@@ -272,10 +253,9 @@ __global__ void __launch_bounds__(kThreads)
         LdMatrixX4(qf[kk], s_q + ((mi & 1) * 8 + mr) * kS + kk * 16 + (mi >> 1) * 8);
       }
     }
-    const int off = warp * 16 * kS;
-    WarpTile<T, D>(qf, stage_k(t) + off, stage_v(t) + off, begin + t * kTile + warp * 16, end,
-                   scale_log2, st);
-    __syncthreads();
+    const int off = (buf * kTile + warp * 16) * kS;
+    WarpTile<T, D>(qf, s_k + off, s_v + off, begin + t * kTile + warp * 16, end, scale_log2, st);
+    __syncthreads();  // this buffer is refilled two iterations from now
   }
   CpAsyncWait<0>();
   __syncthreads();

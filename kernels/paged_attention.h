@@ -44,7 +44,7 @@ struct DecodeAttentionParams {
   // on the batch, so a row's result is batch-invariant. split_tokens 0 = one block per row.
   int split_tokens = 0;
   int split_cap = 1;
-  int max_splits = 1;  // the grid: >= DecodeSplits(ctx) of every row, <= split_cap, <= 16
+  int max_splits = 1;  // the grid: >= DecodeSplits(ctx) of every row, <= split_cap
   float* partial_out = nullptr;  // [num_rows, num_heads, max_splits, head_dim] when max_splits > 1
   float* partial_ml = nullptr;   // [num_rows, num_heads, max_splits, 2] when max_splits > 1
   // Optional, [num_rows * num_kv_heads], all zero before the launch and left zero after it:
@@ -67,11 +67,6 @@ inline int64_t DecodePartialOutFloats(int rows, int heads, int splits, int head_
 inline int64_t DecodePartialMlFloats(int rows, int heads, int splits) {
   return static_cast<int64_t>(rows) * heads * splits * 2;
 }
-// The split-KV cut the CUDA backend uses: a split of up to 192 keys is three 64-key tiles, all in
-// flight at once in the tensor-core kernel, and a few splits keep small batches spread over
-// the GPU. (Any fixed value keeps rows batch-invariant; it must not vary between steps.)
-constexpr int kDefaultDecodeSplitTokens = 192;
-constexpr int kDefaultDecodeSplitCap = 16;
 CORVID_KERNEL_HD inline int DecodeSplits(int ctx, int split_tokens, int split_cap) {
   if (split_tokens <= 0 || ctx <= split_tokens) return 1;
   const int n = (ctx + split_tokens - 1) / split_tokens;

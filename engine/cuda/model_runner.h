@@ -15,7 +15,6 @@
 #include "engine/cuda/step_inputs.h"
 #include "engine/model_config.h"
 #include "kernels/kernel_api.h"
-#include "kernels/paged_attention.h"
 
 namespace corvid::cuda {
 
@@ -23,8 +22,8 @@ struct RunnerShape {
   int max_tokens = 0;  // activation rows
   int max_seqs = 0;    // logits rows and decode-attention rows
   int block_size = 16;
-  int split_tokens = kernels::kDefaultDecodeSplitTokens;  // split-KV (kernels/paged_attention.h)
-  int split_cap = kernels::kDefaultDecodeSplitCap;
+  int split_tokens = 128;  // split-KV range (see kernels/paged_attention.h)
+  int split_cap = 16;
 };
 
 class ModelRunner {

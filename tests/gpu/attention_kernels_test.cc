@@ -83,7 +83,7 @@ TEST(AttentionKernels, DecodeRowsMatchReferenceForEverySplitting) {
   struct Split {
     int tokens, cap;
   };
-  const Split splits[] = {{0, 1}, {128, 16}, {64, 4}, {kernels::kDefaultDecodeSplitTokens, 16}};
+  const Split splits[] = {{0, 1}, {128, 16}, {64, 4}};
   for (DataType t : {DataType::kBF16, DataType::kF16}) {
     for (const DecodeCase& dc : cases) {
       const PagedCache cache = MakeCache(t, dc.hkv, dc.d, {700, 37}, 100 + dc.d);

@@ -19,7 +19,7 @@ constexpr int kHeads = 32, kKvHeads = 8, kHeadDim = 128, kBlock = 16;
 constexpr kernels::DataType kType = kernels::DataType::kBF16;
 
 struct Setup {
-  cuda::DeviceBuffer k, v, q, out, indptr, ids, qo, ctx, tiles, partial, ml, counters;
+  cuda::DeviceBuffer k, v, q, out, indptr, ids, qo, ctx, tiles, partial, ml;
   std::vector<int32_t> h_tiles;
 };
 
@@ -63,9 +63,6 @@ absl::Status Prepare(int batch, int len, int q_rows, bool prefill, Setup* s) {
                                    4 * kernels::DecodePartialOutFloats(q_rows, kHeads, cap, kHeadDim)));
   ASSIGN_OR_RETURN(s->ml, cuda::DeviceBuffer::Allocate(
                               4 * kernels::DecodePartialMlFloats(q_rows, kHeads, cap)));
-  // The backend's decode path: splits merged inside the launch (counters start at zero).
-  ASSIGN_OR_RETURN(s->counters, cuda::DeviceBuffer::Allocate(size_t{4} * q_rows * kKvHeads));
-  CUDA_RETURN_IF_ERROR(cudaMemset(s->counters.data(), 0, s->counters.size()));
   return absl::OkStatus();
 }
 
@@ -128,13 +125,11 @@ absl::Status TimeAttention(std::vector<AttentionCase>* cases) {
       p.out = s.out.data();
       p.kv = kv;
       p.row_ctx = s.ctx.as<int32_t>();
-      p.split_tokens = kernels::kDefaultDecodeSplitTokens;
-      p.split_cap = kernels::kDefaultDecodeSplitCap;
-      p.max_splits = kernels::DecodeSplits(c.len, p.split_tokens, p.split_cap);
+      p.split_tokens = 128;
+      p.split_cap = 16;
+      p.max_splits = kernels::DecodeSplits(c.len, 128, 16);
       p.partial_out = s.partial.as<float>();
       p.partial_ml = s.ml.as<float>();
-      p.split_counters = s.counters.as<int>();
-      p.prefetch_kv = 1;
       p.num_rows = c.batch;
       p.num_heads = kHeads;
       p.head_dim = kHeadDim;
