@@ -52,7 +52,7 @@ run_profile() {
 }
 
 # Decode table only (no attention kernels, no torch, invariant mode): for A/B runs under
-# different environments, e.g. CORVID_PDL=0 or CORVID_L2_PREFETCH_MB=0.
+# different environments, e.g. CORVID_PDL=0 (no programmatic dependent launch).
 run_decode() {
   timeout 300 "$pack/bin/corvid-bench" --attention=false --also_fast=false "$@" 2>&1 |
     tee -a "$OUT/decode.log" | grep -A20 "^ batch"
