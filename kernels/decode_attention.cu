@@ -5,8 +5,10 @@
 // head_dim / 8 threads with 16-byte loads (coalesced), several rows in flight per thread.
 // Per 128-key tile: scores to shared memory, an online-softmax update per head, then the
 // value pass; the per-thread partial outputs are reduced through shared memory at the end.
-#include "kernels/cuda_utils.cuh"
-#include "kernels/paged_attention.h"
+//
+// This is the general kernel (any head_dim from 8 to 256, any group); head_dim 64/128 with up
+// to 16 query heads per KV head go to the tensor-core kernel in decode_attention_mma.cu.
+#include "kernels/decode_attention_internal.cuh"
 
 namespace corvid::kernels {
 namespace {
@@ -191,30 +193,22 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// Merges the splits of one (row, head): weights exp2(m_s - M) on each split's unnormalised sum.
-// Rows that fit one split were written directly by the first kernel.
+// Merges the splits of one (row, head) (see MergeSplits). Rows that fit one split were written
+// directly by the first kernel.
 template <typename T>
 __global__ void CombineSplitsKernel(DecodeAttentionParams p) {
   const int head = blockIdx.x, row = blockIdx.y;
   const int num_splits = DecodeSplits(p.row_ctx[row], p.split_tokens, p.split_cap);
   if (num_splits <= 1) return;
   const int token = p.row_token ? p.row_token[row] : row;
-  const int64_t head_row = static_cast<int64_t>(row) * p.num_heads + head;
-  const float* ml = p.partial_ml + head_row * p.max_splits * 2;
-  float m_max = -INFINITY;
-  for (int s = 0; s < num_splits; ++s) m_max = fmaxf(m_max, ml[2 * s]);
-  T* out = static_cast<T*>(p.out) + (static_cast<int64_t>(token) * p.num_heads + head) * p.head_dim;
-  for (int d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
-    float num = 0.0f, den = 0.0f;
-    for (int s = 0; s < num_splits; ++s) {
-      const float m = ml[2 * s];
-      if (m == -INFINITY) continue;
-      const float w = exp2f(m - m_max);
-      den += w * ml[2 * s + 1];
-      num += w * p.partial_out[(head_row * p.max_splits + s) * p.head_dim + d];
-    }
-    out[d] = FromFloat<T>(den > 0.0f ? num / den : 0.0f);
-  }
+  MergeSplits<T>(p, row, token, head, 1, num_splits);
+}
+
+template <typename T>
+KernelError LaunchCombine(const DecodeAttentionParams& p, cudaStream_t stream) {
+  const dim3 grid(p.num_heads, p.num_rows);
+  CombineSplitsKernel<T><<<grid, p.head_dim < 128 ? 128 : p.head_dim, 0, stream>>>(p);
+  return LastLaunchError();
 }
 
 template <typename T, int D, int G>
@@ -245,9 +239,7 @@ KernelError LaunchTyped(const DecodeAttentionParams& p, int group, cudaStream_t 
     default: return kKernelInvalidValue;
   }
   if (err != kKernelOk || p.max_splits == 1) return err;
-  const dim3 grid(p.num_heads, p.num_rows);
-  CombineSplitsKernel<T><<<grid, p.head_dim < 128 ? 128 : p.head_dim, 0, stream>>>(p);
-  return LastLaunchError();
+  return LaunchCombine<T>(p, stream);
 }
 
 }  // namespace
@@ -268,6 +260,12 @@ KernelError LaunchDecodeAttention(DataType dtype, const DecodeAttentionParams& p
   if (!DecodeAttentionSupports(p.head_dim, group)) return kKernelInvalidValue;
   if (p.max_splits > 1 && (p.partial_out == nullptr || p.partial_ml == nullptr)) {
     return kKernelInvalidValue;
+  }
+  if (p.max_splits > kMergeMaxSplits) return kKernelInvalidValue;
+  if (DecodeAttentionMmaSupports(p.head_dim, group)) {
+    const KernelError err = LaunchDecodeAttentionMma(dtype, p, group, AsStream(stream));
+    if (err != kKernelOk || p.max_splits == 1 || p.split_counters != nullptr) return err;
+    return CORVID_DISPATCH_HALF(dtype, T, [&] { return LaunchCombine<T>(p, AsStream(stream)); });
   }
   return CORVID_DISPATCH_HALF(dtype, T, [&] { return LaunchTyped<T>(p, group, AsStream(stream)); });
 }

@@ -1,7 +1,9 @@
-// Per-token elementwise kernels (see elementwise.h). These move little data; they are kept
-// simple, with one block per token row and coalesced scalar accesses.
+// Per-token elementwise kernels (see elementwise.h). They move little data, so at small batch
+// their cost is latency: vector accesses, enough blocks, and programmatic dependent launch
+// (pdl.cuh) behind the GEMM that precedes them.
 #include "kernels/cuda_utils.cuh"
 #include "kernels/elementwise.h"
+#include "kernels/pdl.cuh"
 
 namespace corvid::kernels {
 namespace {
@@ -20,42 +22,159 @@ __global__ void EmbeddingKernel(const int32_t* ids, const T* table, int vocab, i
   for (int h = threadIdx.x; h < hidden; h += blockDim.x) dst[h] = ToFloat(src[h]);
 }
 
-template <typename T>
+// kVec consecutive elements per access (4: 16-byte fp32 and 8-byte 16-bit accesses).
+template <int kVec>
+__device__ __forceinline__ void LoadF(const float* p, float (&v)[kVec]) {
+  if constexpr (kVec == 4) {
+    const float4 x = *reinterpret_cast<const float4*>(p);
+    v[0] = x.x, v[1] = x.y, v[2] = x.z, v[3] = x.w;
+  } else {
+    v[0] = *p;
+  }
+}
+template <int kVec>
+__device__ __forceinline__ void StoreF(float* p, const float (&v)[kVec]) {
+  if constexpr (kVec == 4) {
+    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+  } else {
+    *p = v[0];
+  }
+}
+template <typename T, int kVec>
+__device__ __forceinline__ void LoadH(const T* p, float (&v)[kVec]) {
+  if constexpr (kVec == 4) {
+    const uint2 x = *reinterpret_cast<const uint2*>(p);
+    const T* e = reinterpret_cast<const T*>(&x);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) v[i] = ToFloat(e[i]);
+  } else {
+    v[0] = ToFloat(*p);
+  }
+}
+template <typename T, int kVec>
+__device__ __forceinline__ void StoreH(T* p, const float (&v)[kVec]) {
+  if constexpr (kVec == 4) {
+    uint2 x;
+    T* e = reinterpret_cast<T*>(&x);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) e[i] = FromFloat<T>(v[i]);
+    *reinterpret_cast<uint2*>(p) = x;
+  } else {
+    *p = FromFloat<T>(v[0]);
+  }
+}
+
+// One block per output row. Launched as a dependent of the GEMM before it (PDL).
+template <typename T, int kVec>
 __global__ void AddRmsNormKernel(float* residual, const T* add, const T* weight,
                                  const int32_t* rows, int hidden, float eps, T* out) {
   __shared__ float scratch[32];
+  WaitForPrimary();
   const int i = blockIdx.x;
   const int r = rows ? rows[i] : i;
   float* res = residual + static_cast<int64_t>(r) * hidden;
   const T* a = add ? add + static_cast<int64_t>(r) * hidden : nullptr;
   float sum_sq = 0.0f;
-  for (int h = threadIdx.x; h < hidden; h += blockDim.x) {
-    float v = res[h];
+  for (int h = threadIdx.x * kVec; h < hidden; h += blockDim.x * kVec) {
+    float v[kVec];
+    LoadF<kVec>(res + h, v);
     if (a) {
-      v += ToFloat(a[h]);
-      res[h] = v;
+      float av[kVec];
+      LoadH<T, kVec>(a + h, av);
+#pragma unroll
+      for (int e = 0; e < kVec; ++e) v[e] += av[e];
+      StoreF<kVec>(res + h, v);
     }
-    sum_sq += v * v;
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) sum_sq += v[e] * v[e];
   }
   const float total = BlockSum(sum_sq, scratch);
   const float inv_rms = rsqrtf(total / static_cast<float>(hidden) + eps);
   T* o = out + static_cast<int64_t>(i) * hidden;
   // Each thread re-reads only the elements it wrote itself above.
-  for (int h = threadIdx.x; h < hidden; h += blockDim.x) {
-    o[h] = FromFloat<T>(res[h] * inv_rms * ToFloat(weight[h]));
+  for (int h = threadIdx.x * kVec; h < hidden; h += blockDim.x * kVec) {
+    float v[kVec], w[kVec];
+    LoadF<kVec>(res + h, v);
+    LoadH<T, kVec>(weight + h, w);
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) v[e] = v[e] * inv_rms * w[e];
+    StoreH<T, kVec>(o + h, v);
   }
 }
 
+// The same for rows of at most kPer vectors per thread, held in registers: the norm weight is
+// read before waiting for the GEMM this kernel depends on, the row once, nothing re-read.
+template <typename T, int kVec, int kPer>
+__global__ void AddRmsNormRegKernel(float* residual, const T* add, const T* weight,
+                                    const int32_t* rows, int hidden, float eps, T* out) {
+  __shared__ float scratch[32];
+  float w[kPer][kVec], v[kPer][kVec];
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    const int h = (threadIdx.x + j * blockDim.x) * kVec;
+    if (h < hidden) LoadH<T, kVec>(weight + h, w[j]);
+  }
+  WaitForPrimary();
+  const int i = blockIdx.x;
+  const int r = rows ? rows[i] : i;
+  float* res = residual + static_cast<int64_t>(r) * hidden;
+  const T* a = add ? add + static_cast<int64_t>(r) * hidden : nullptr;
+  float sum_sq = 0.0f;
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    const int h = (threadIdx.x + j * blockDim.x) * kVec;
+    if (h >= hidden) continue;
+    LoadF<kVec>(res + h, v[j]);
+    if (a) {
+      float av[kVec];
+      LoadH<T, kVec>(a + h, av);
+#pragma unroll
+      for (int e = 0; e < kVec; ++e) v[j][e] += av[e];
+      StoreF<kVec>(res + h, v[j]);
+    }
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) sum_sq += v[j][e] * v[j][e];
+  }
+  const float total = BlockSum(sum_sq, scratch);
+  const float inv_rms = rsqrtf(total / static_cast<float>(hidden) + eps);
+  T* o = out + static_cast<int64_t>(i) * hidden;
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    const int h = (threadIdx.x + j * blockDim.x) * kVec;
+    if (h >= hidden) continue;
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) v[j][e] = v[j][e] * inv_rms * w[j][e];
+    StoreH<T, kVec>(o + h, v[j]);
+  }
+}
+
+__device__ __forceinline__ float Silu(float x) { return x / (1.0f + __expf(-x)); }
+
+// Grid (column chunks, tokens): at batch 1 a 14336-wide row still spreads over many SMs.
 template <typename T>
 __global__ void SiluMulKernel(const T* gate_up, int inter, T* out, int out_stride) {
-  const int t = blockIdx.x;
+  WaitForPrimary();
+  const int t = blockIdx.y;
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= inter) return;
   const T* g = gate_up + static_cast<int64_t>(t) * 2 * inter;
-  const T* u = g + inter;
-  T* o = out + static_cast<int64_t>(t) * out_stride;
-  for (int i = threadIdx.x; i < inter; i += blockDim.x) {
-    const float x = ToFloat(g[i]);
-    o[i] = FromFloat<T>(x / (1.0f + __expf(-x)) * ToFloat(u[i]));
-  }
+  out[static_cast<int64_t>(t) * out_stride + i] = FromFloat<T>(Silu(ToFloat(g[i])) * ToFloat(g[inter + i]));
+}
+
+// The same with 8 elements (16 bytes) per thread; needs inter and out_stride multiples of 8.
+template <typename T>
+__global__ void SiluMulVec8Kernel(const T* gate_up, int inter, T* out, int out_stride) {
+  WaitForPrimary();
+  const int t = blockIdx.y;
+  const int i = (blockIdx.x * blockDim.x + threadIdx.x) * 8;
+  if (i >= inter) return;
+  const T* g = gate_up + static_cast<int64_t>(t) * 2 * inter;
+  float gv[8], uv[8], o[8];
+  Unpack8<T>(*reinterpret_cast<const uint4*>(g + i), gv);
+  Unpack8<T>(*reinterpret_cast<const uint4*>(g + inter + i), uv);
+#pragma unroll
+  for (int e = 0; e < 8; ++e) o[e] = Silu(gv[e]) * uv[e];
+  *reinterpret_cast<uint4*>(out + static_cast<int64_t>(t) * out_stride + i) = Pack8<T>(o);
 }
 
 // SplitMix64 finaliser: a cheap, well-mixed hash of (seed, index).
@@ -75,6 +194,8 @@ __global__ void RandomFillKernel(T* data, int64_t n, uint64_t seed, float scale,
     data[i] = FromFloat<T>(offset + scale * (2.0f * u - 1.0f));
   }
 }
+
+bool Aligned(const void* p, int bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
 int RowThreads(int width) {
   int threads = 32;
@@ -98,21 +219,52 @@ KernelError LaunchAddRmsNorm(DataType dtype, float* residual, const void* add, c
                              const int32_t* rows, int num_rows, int hidden, float eps, void* out,
                              StreamHandle stream) {
   if (num_rows == 0) return kKernelOk;
+  const bool vec = hidden % 4 == 0 && Aligned(residual, 16) && Aligned(add, 8) &&
+                   Aligned(weight, 8) && Aligned(out, 8);
   return CORVID_DISPATCH_HALF(dtype, T, [&] {
-    AddRmsNormKernel<T><<<num_rows, RowThreads(hidden), 0, AsStream(stream)>>>(
-        residual, static_cast<const T*>(add), static_cast<const T*>(weight), rows, hidden, eps,
-        static_cast<T*>(out));
-    return LastLaunchError();
+    const T* a = static_cast<const T*>(add);
+    const T* w = static_cast<const T*>(weight);
+    T* o = static_cast<T*>(out);
+    if (vec) {
+      const int threads = RowThreads(hidden / 4);
+      const int per = (hidden / 4 + threads - 1) / threads;
+      if (per == 1) {
+        return LaunchPdl(AddRmsNormRegKernel<T, 4, 1>, dim3(num_rows), dim3(threads), 0,
+                         AsStream(stream), residual, a, w, rows, hidden, eps, o);
+      }
+      if (per <= 4) {
+        return LaunchPdl(AddRmsNormRegKernel<T, 4, 4>, dim3(num_rows), dim3(threads), 0,
+                         AsStream(stream), residual, a, w, rows, hidden, eps, o);
+      }
+      return LaunchPdl(AddRmsNormKernel<T, 4>, dim3(num_rows), dim3(threads), 0,
+                       AsStream(stream), residual, a, w, rows, hidden, eps, o);
+    }
+    return LaunchPdl(AddRmsNormKernel<T, 1>, dim3(num_rows), dim3(RowThreads(hidden)), 0,
+                     AsStream(stream), residual, a, w, rows, hidden, eps, o);
   });
 }
 
 KernelError LaunchSiluMul(DataType dtype, const void* gate_up, int num_tokens, int inter,
                           void* out, int out_stride, StreamHandle stream) {
   if (num_tokens == 0) return kKernelOk;
+  constexpr int kThreads = 128;
+  constexpr int kMaxGridY = 65535;
+  const bool vec = inter % 8 == 0 && out_stride % 8 == 0 && Aligned(gate_up, 16) && Aligned(out, 16);
   return CORVID_DISPATCH_HALF(dtype, T, [&] {
-    SiluMulKernel<T><<<num_tokens, RowThreads(inter), 0, AsStream(stream)>>>(
-        static_cast<const T*>(gate_up), inter, static_cast<T*>(out), out_stride);
-    return LastLaunchError();
+    for (int t0 = 0; t0 < num_tokens; t0 += kMaxGridY) {
+      const int n = num_tokens - t0 < kMaxGridY ? num_tokens - t0 : kMaxGridY;
+      const T* g = static_cast<const T*>(gate_up) + static_cast<int64_t>(t0) * 2 * inter;
+      T* o = static_cast<T*>(out) + static_cast<int64_t>(t0) * out_stride;
+      const int per_block = vec ? 8 * kThreads : kThreads;
+      const dim3 grid((inter + per_block - 1) / per_block, n);
+      const KernelError err =
+          vec ? LaunchPdl(SiluMulVec8Kernel<T>, grid, dim3(kThreads), 0, AsStream(stream), g,
+                          inter, o, out_stride)
+              : LaunchPdl(SiluMulKernel<T>, grid, dim3(kThreads), 0, AsStream(stream), g, inter,
+                          o, out_stride);
+      if (err != kKernelOk) return err;
+    }
+    return kKernelOk;
   });
 }
 

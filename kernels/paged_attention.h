@@ -5,7 +5,9 @@
 //  * Rows (decode): every "row" is one query token that sees the first row_ctx[row] keys of
 //    sequence row_seq[row]. One block per (split, KV head, row) processes all query heads of
 //    the group, so K and V are read once per KV head; long contexts are split across blocks
-//    (split-KV) and merged by a second kernel. Any even head_dim from 8 to 256 (power of 2).
+//    (split-KV) and merged by the last block of each row to finish (with split_counters) or by
+//    a second kernel. Any head_dim from 8 to 256 (power of 2); 64 and 128 with up to 16 query
+//    heads per KV head run on tensor cores.
 //    Also the fallback prefill for head_dims the tensor-core kernel does not cover (one row
 //    per query token, row_ctx = position + 1).
 //  * Prefill: FlashAttention-2 style, causal, tensor cores (mma.sync m16n8k16), tiles of 128
@@ -45,6 +47,13 @@ struct DecodeAttentionParams {
   int max_splits = 1;  // the grid: >= DecodeSplits(ctx) of every row, <= split_cap
   float* partial_out = nullptr;  // [num_rows, num_heads, max_splits, head_dim] when max_splits > 1
   float* partial_ml = nullptr;   // [num_rows, num_heads, max_splits, 2] when max_splits > 1
+  // Optional, [num_rows * num_kv_heads], all zero before the launch and left zero after it:
+  // with it the splits are merged inside the same launch (tensor-core kernel only).
+  int* split_counters = nullptr;
+  // 1: the preceding kernel on the stream writes at most the newest key (row_ctx - 1) of each
+  // row, so the tensor-core kernel may read the older keys before that kernel completes
+  // (programmatic dependent launch). True of single-token decode rows.
+  int prefetch_kv = 0;
   int num_rows = 0;
   int num_heads = 0;
   int head_dim = 0;

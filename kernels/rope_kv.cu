@@ -1,6 +1,9 @@
-// Bias + RoPE + paged KV write (see rope_kv.h). One block per token; each thread handles
-// rotation pairs (i, i + head_dim / 2) so both halves are read before either is written.
+// Bias + RoPE + paged KV write (see rope_kv.h). Grid (token, chunk of kThreads pairs): at batch
+// 1 a token's 40 heads spread over 20 blocks instead of looping in one. Each thread handles a
+// rotation pair (i, i + head_dim / 2), so both halves are read before either is written, and
+// one V element. Launched as a dependent of the QKV GEMM (pdl.cuh).
 #include "kernels/cuda_utils.cuh"
+#include "kernels/pdl.cuh"
 #include "kernels/rope_kv.h"
 
 namespace corvid::kernels {
@@ -13,8 +16,14 @@ __device__ __forceinline__ float LoadBiased(const T* row, const T* bias, int i) 
   return v;
 }
 
+constexpr int kThreads = 128;
+
+// The angles come from step metadata, not from the QKV GEMM this kernel depends on: they are
+// computed before waiting for it. The attention kernel after this one may start at once
+// (TriggerDependents): it reads this step's keys only after its own wait.
 template <typename T>
 __global__ void RopeKvKernel(RopeKvParams p) {
+  TriggerDependents();
   const int t = blockIdx.x;
   const int d = p.head_dim, half = d / 2;
   const int qkv_width = (p.num_heads + 2 * p.num_kv_heads) * d;
@@ -32,13 +41,15 @@ __global__ void RopeKvKernel(RopeKvParams p) {
   }
   // Rotations: query heads then key heads, half a head's worth of pairs each.
   const int num_pairs = (p.num_heads + p.num_kv_heads) * half;
-  for (int j = threadIdx.x; j < num_pairs; j += blockDim.x) {
+  const int j0 = blockIdx.y * kThreads + threadIdx.x;
+  for (int j = j0; j < num_pairs; j += kThreads * gridDim.y) {
     const int head = j / half, i = j % half;
     const int base = head * d;  // q heads first, then k heads, in the qkv row
-    const float x1 = LoadBiased(row, bias, base + i);
-    const float x2 = LoadBiased(row, bias, base + i + half);
     float s, c;
     sincosf(pos * p.inv_freq[i], &s, &c);
+    WaitForPrimary();
+    const float x1 = LoadBiased(row, bias, base + i);
+    const float x2 = LoadBiased(row, bias, base + i + half);
     const float y1 = x1 * c - x2 * s;
     const float y2 = x2 * c + x1 * s;
     if (head < p.num_heads) {
@@ -51,9 +62,10 @@ __global__ void RopeKvKernel(RopeKvParams p) {
       dst[i + half] = FromFloat<T>(y2);
     }
   }
+  WaitForPrimary();
   if (slot < 0) return;
   const int v_base = (p.num_heads + p.num_kv_heads) * d;
-  for (int j = threadIdx.x; j < p.num_kv_heads * d; j += blockDim.x) {
+  for (int j = j0; j < p.num_kv_heads * d; j += kThreads * gridDim.y) {
     const int kvh = j / d, i = j % d;
     T* dst = v_cache + ((block * p.num_kv_heads + kvh) * p.block_size + offset) * d;
     dst[i] = FromFloat<T>(LoadBiased(row, bias, v_base + j));
@@ -65,9 +77,12 @@ __global__ void RopeKvKernel(RopeKvParams p) {
 KernelError LaunchRopeKv(DataType dtype, const RopeKvParams& p, StreamHandle stream) {
   if (p.num_tokens == 0) return kKernelOk;
   if (p.head_dim <= 0 || p.head_dim % 2 != 0 || p.block_size <= 0) return kKernelInvalidValue;
+  const int pairs = (p.num_heads + p.num_kv_heads) * (p.head_dim / 2);
+  const int items = pairs > p.num_kv_heads * p.head_dim ? pairs : p.num_kv_heads * p.head_dim;
+  const int chunks = (items + kThreads - 1) / kThreads;
+  const dim3 grid(p.num_tokens, chunks < 65535 ? chunks : 65535);
   return CORVID_DISPATCH_HALF(dtype, T, [&] {
-    RopeKvKernel<T><<<p.num_tokens, 256, 0, AsStream(stream)>>>(p);
-    return LastLaunchError();
+    return LaunchPdl(RopeKvKernel<T>, grid, dim3(kThreads), 0, AsStream(stream), p);
   });
 }
 

@@ -276,8 +276,24 @@ __global__ void __launch_bounds__(kThreads)
   const float* x = logits + static_cast<int64_t>(r.logits_row) * vocab;
   int token;
   if (r.temperature == 0.0f) {
+    // A max is exact in any order; 16-byte loads, several in flight (decode at batch 1 waits
+    // on this pass over the vocabulary).
     uint64_t best = 0;
-    for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+    int tail = 0;
+    if (vocab % 4 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0) {
+      const float4* x4 = reinterpret_cast<const float4*>(x);
+      tail = vocab;
+#pragma unroll 4
+      for (int i = threadIdx.x; i < vocab / 4; i += blockDim.x) {
+        const float4 v = x4[i];
+        const uint64_t k0 = OrderKey(v.x, 4 * i), k1 = OrderKey(v.y, 4 * i + 1);
+        const uint64_t k2 = OrderKey(v.z, 4 * i + 2), k3 = OrderKey(v.w, 4 * i + 3);
+        const uint64_t a = k0 > k1 ? k0 : k1, b = k2 > k3 ? k2 : k3;
+        const uint64_t m = a > b ? a : b;
+        best = m > best ? m : best;
+      }
+    }
+    for (int i = tail + threadIdx.x; i < vocab; i += blockDim.x) {
       const uint64_t key = OrderKey(x[i], i);
       best = key > best ? key : best;
     }

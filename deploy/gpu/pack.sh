@@ -28,7 +28,8 @@ ldd "$stage"/bin/* "$stage"/debug/* | awk '/=> \// {print $3}' | sort -u |
   grep -Ev '/(libc|libm|libdl|librt|libpthread|ld-linux[^/]*|libstdc\+\+|libgcc_s|libcuda|libcudart|libcublas|libcublasLt)\.so' |
   while read -r lib; do cp -L "$lib" "$stage/lib/"; done
 for m in stories260K-bf16 stories260K-f16; do cp -r "$models/$m" "$stage/models/"; done
-cp deploy/gpu/run_on_gpu.sh deploy/gpu/hf_compare.py deploy/gpu/attention_ref.py "$stage/"
+cp deploy/gpu/run_on_gpu.sh deploy/gpu/hf_compare.py deploy/gpu/attention_ref.py \
+   deploy/gpu/ncu_summary.py "$stage/"
 echo "$models" > "$stage/models_path"
 git rev-parse --short HEAD > "$stage/commit"
 mkdir -p "$dest"

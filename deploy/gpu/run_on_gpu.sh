@@ -3,7 +3,7 @@
 # pack.sh; .gpupack/ by default, another .gpupack-NAME/ when several packs share the checkout)
 # and runs the GPU tests, the benchmark (+ torch attention reference) and/or the transformers
 # comparison. Logs go to $OUT (the device tool brings them back).
-#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|all] ...
+#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|profile_prefill|decode|all] ...
 set -uo pipefail
 OUT=${OUT:-/tmp/corvid-out}
 mkdir -p "$OUT"
@@ -37,13 +37,36 @@ run_bench() {
 
 # Nsight Compute on one launch of each prefill attention shape of the attention benchmark
 # (--launch-skip picks the first timed launch of the 1x8192 case by default).
-run_profile() {
+run_profile_prefill() {
   local ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null)
   timeout 300 "$ncu" --clock-control none -k regex:PrefillAttentionKernel \
     --launch-skip "${NCU_SKIP:-69}" --launch-count "${NCU_COUNT:-1}" \
     --section SpeedOfLight --section Occupancy --section WarpStateStats \
     --section InstructionStats --section ComputeWorkloadAnalysis \
-    "$pack/bin/corvid-bench" --model=false "$@" 2>&1 | tee "$OUT/profile.log"
+    "$pack/bin/corvid-bench" --model=false "$@" 2>&1 | tee "$OUT/profile_prefill.log"
+}
+
+# Per-kernel device time of a few decode steps at each batch size (ncu, one metric, no clock or
+# cache control), summarised by ncu_summary.py. Extra arguments go to corvid-bench.
+run_profile() {
+  local b steps=2 ncu
+  ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -n 1)
+  for b in ${PROFILE_BATCHES:-1 32}; do
+    timeout 300 "$ncu" --profile-from-start off --clock-control none --cache-control none \
+      --metrics gpu__time_duration.sum --csv --log-file "$OUT/ncu_b$b.csv" \
+      "$pack/bin/corvid-bench" --batches "$b" --attention=false --also_fast=false \
+      --profile_steps $steps "$@" > "$OUT/profile_b$b.log" 2>&1
+    echo "== profile batch $b (rc $?)"
+    tail -n 3 "$OUT/profile_b$b.log"
+    python3 "$pack/ncu_summary.py" "$OUT/ncu_b$b.csv" $steps 2>&1 | head -n 40 | tee -a "$OUT/profile.txt"
+  done
+}
+
+# Decode table only (no attention kernels, no torch, invariant mode): for A/B runs under
+# different environments, e.g. CORVID_PDL=0 (no programmatic dependent launch).
+run_decode() {
+  timeout 300 "$pack/bin/corvid-bench" --attention=false --also_fast=false "$@" 2>&1 |
+    tee -a "$OUT/decode.log" | grep -A20 "^ batch"
 }
 
 run_hf() {
@@ -57,6 +80,8 @@ case "$what" in
   bench) run_bench "$@" ;;
   hf) run_hf "$@" ;;
   profile) run_profile "$@" ;;
+  profile_prefill) run_profile_prefill "$@" ;;
+  decode) run_decode "$@" ;;
   all) run_tests; run_bench; run_hf ;;
   *) echo "unknown stage $what"; exit 2 ;;
 esac

@@ -70,6 +70,9 @@ absl::Status ModelRunner::AllocateActivations() {
                                                   c.head_dim)));
     RETURN_IF_ERROR(alloc(&partial_ml_, 4 * kernels::DecodePartialMlFloats(
                                                  partial_rows_, c.num_heads, shape_.split_cap)));
+    // Arrival counters of the fused split merge: zero now, and every launch leaves them zero.
+    RETURN_IF_ERROR(alloc(&split_counters_, 4 * static_cast<size_t>(partial_rows_) * c.num_kv_heads));
+    CUDA_RETURN_IF_ERROR(cudaMemset(split_counters_.data(), 0, split_counters_.size()));
   }
   std::vector<float> inv_freq;
   for (double f : RopeInvFreq(c)) inv_freq.push_back(static_cast<float>(f));
@@ -127,6 +130,10 @@ absl::Status ModelRunner::Attention(int l, const ForwardPlan& plan, const StepAr
     p.max_splits = plan.max_splits;
     p.partial_out = partial_out_.as<float>();
     p.partial_ml = partial_ml_.as<float>();
+    p.split_counters = split_counters_.as<int>();
+    // Rows of the tensor-core kernel are single query tokens (prefills have their own kernel),
+    // so the RoPE/KV write before it touches only each row's newest key.
+    p.prefetch_kv = prefill_kernel_ ? 1 : 0;
     p.num_rows = plan.num_rows;
     p.num_heads = c.num_heads;
     p.head_dim = c.head_dim;

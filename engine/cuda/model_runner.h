@@ -70,7 +70,7 @@ class ModelRunner {
   int num_blocks_ = 0;
 
   DeviceBuffer residual_, normed_, qkv_, q_, attn_, proj_, gate_up_, act_, logits_;
-  DeviceBuffer partial_out_, partial_ml_, inv_freq_, kv_;
+  DeviceBuffer partial_out_, partial_ml_, split_counters_, inv_freq_, kv_;
 };
 
 }  // namespace corvid::cuda

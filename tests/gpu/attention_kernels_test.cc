@@ -107,7 +107,10 @@ TEST(AttentionKernels, DecodeRowsMatchReferenceForEverySplitting) {
       for (const Split& sp : splits) {
         DeviceArray<float> part(kernels::DecodePartialOutFloats(rows, dc.heads, sp.cap, dc.d));
         DeviceArray<float> ml(kernels::DecodePartialMlFloats(rows, dc.heads, sp.cap));
-        auto run = [&](int num_rows, const int32_t* tok, const int32_t* seq, const int32_t* ctx) {
+        DeviceArray<int32_t> counters;
+        counters.Upload(std::vector<int32_t>(size_t(rows) * dc.hkv, 0));
+        auto run = [&](int num_rows, const int32_t* tok, const int32_t* seq, const int32_t* ctx,
+                       bool fused = false) {
           d_out.Fill(gputest::HalfNaN(t));
           kernels::DecodeAttentionParams p;
           p.q = d_q.get();
@@ -121,6 +124,8 @@ TEST(AttentionKernels, DecodeRowsMatchReferenceForEverySplitting) {
           p.max_splits = kernels::DecodeSplits(700, sp.tokens, sp.cap);
           p.partial_out = part.get();
           p.partial_ml = ml.get();
+          p.split_counters = fused ? counters.get() : nullptr;
+          p.prefetch_kv = fused ? 1 : 0;
           p.num_rows = num_rows;
           p.num_heads = dc.heads;
           p.head_dim = dc.d;
@@ -139,6 +144,14 @@ TEST(AttentionKernels, DecodeRowsMatchReferenceForEverySplitting) {
         const size_t row_elems = size_t(dc.heads) * dc.d;
         EXPECT_TRUE(std::equal(alone.begin(), alone.begin() + row_elems, batch.begin()))
             << "decode row depends on the batch";
+        // The split merge inside the launch (arrival counters) gives the same bits as the
+        // separate merge kernel, twice in a row (the counters must be left at zero).
+        for (int rep = 0; rep < 2; ++rep) {
+          EXPECT_EQ(run(rows, d_tok.get(), d_seq.get(), d_ctx.get(), true), batch)
+              << gputest::Name(t) << " d=" << dc.d << " heads=" << dc.heads << "/" << dc.hkv
+              << " split=" << sp.tokens << "/" << sp.cap << " fused merge, run " << rep;
+        }
+        EXPECT_EQ(counters.Download(), std::vector<int32_t>(size_t(rows) * dc.hkv, 0));
       }
     }
   }

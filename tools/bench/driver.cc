@@ -1,5 +1,7 @@
 #include "tools/bench/driver.h"
 
+#include <cuda_profiler_api.h>
+
 #include <algorithm>
 #include <chrono>
 #include <random>
@@ -52,7 +54,7 @@ double BatchTiming::MedianDecodeMs() const {
 }
 
 absl::StatusOr<BatchTiming> TimeBatch(Backend* backend, int batch, int prompt_len, int gen,
-                                      int token_budget, uint64_t seed) {
+                                      int token_budget, uint64_t seed, int profile_steps) {
   const int bs = backend->kv_geometry().block_size;
   const int per_seq = (prompt_len + gen + bs - 1) / bs;
   if (int64_t{per_seq} * batch > backend->kv_geometry().num_blocks) {
@@ -94,7 +96,10 @@ absl::StatusOr<BatchTiming> TimeBatch(Backend* backend, int batch, int prompt_le
     RETURN_IF_ERROR(RunStep(backend, b, samplers));
   }
   t.prefill_ms = NowMs() - p0;
+  const int profile_from = gen / 2, profile_to = gen / 2 + profile_steps;
   for (int step = 1; step < gen; ++step) {
+    if (profile_steps > 0 && step == profile_from) cudaProfilerStart();
+    if (profile_steps > 0 && step == profile_to) cudaProfilerStop();
     StepBatch b;
     b.block_indptr.push_back(0);
     std::vector<Seq*> samplers;

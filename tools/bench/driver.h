@@ -18,8 +18,10 @@ struct BatchTiming {
   double MedianDecodeMs() const;
 };
 
+// profile_steps > 0: the CUDA profiler range (cudaProfilerStart/Stop, for
+// `ncu --profile-from-start off`) covers that many decode steps from the middle of the run.
 absl::StatusOr<BatchTiming> TimeBatch(Backend* backend, int batch, int prompt_len, int gen,
-                                      int token_budget, uint64_t seed);
+                                      int token_budget, uint64_t seed, int profile_steps = 0);
 
 }  // namespace corvid::bench
 

@@ -32,6 +32,9 @@ ABSL_FLAG(std::string, attention_out, "", "write the attention timings here (for
 ABSL_FLAG(bool, gemm_table, false, "print the autotuned GEMM table");
 ABSL_FLAG(bool, model, true, "run the model benchmark (off: attention kernels only)");
 ABSL_FLAG(bool, prefill_variants, false, "also time every prefill attention kernel variant");
+ABSL_FLAG(int, profile_steps, 0,
+          "decode steps (from the middle of each batch) inside cudaProfilerStart/Stop, for "
+          "`ncu --profile-from-start off`");
 
 namespace corvid::bench {
 namespace {
@@ -88,7 +91,8 @@ absl::Status RunDecodeTable(const ModelConfig& config, bool invariant, const Roo
   std::printf("%6s %11s %9s %9s %11s %9s %10s %10s %9s\n", "batch", "prefill_ms", "pf_TF/s",
               "pf_roof%", "decode_ms", "tok/s", "GB/step", "roof_ms", "bw_roof%");
   for (int b : batches) {
-    auto t = TimeBatch(backend->get(), b, prompt, gen, o.max_num_batched_tokens, 7 + b);
+    auto t = TimeBatch(backend->get(), b, prompt, gen, o.max_num_batched_tokens, 7 + b,
+                       absl::GetFlag(FLAGS_profile_steps));
     if (!t.ok()) {
       std::printf("%6d  %s\n", b, t.status().ToString().c_str());
       continue;
