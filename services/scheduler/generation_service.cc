@@ -65,7 +65,7 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* GenerationService::Generate(
     return call;
   }
   // An early look before tokenizing; the exact decision is AdmitAtEdge's, once ids are known.
-  if (resolved->text_prompt && core_->reservations()->requests() >= snap.max_queued) {
+  if (resolved->text_prompt && core_->reservations()->full()) {
     Refuse(*handle, arrival,
            absl::ResourceExhaustedError(absl::StrCat("queue full: ", snap.max_queued,
                                                      " requests queued")),

@@ -6,9 +6,10 @@ namespace corvid::scheduler {
 
 absl::StatusOr<int> QueueReservations::Reserve(QueueClass priority, int prompt_tokens) {
   absl::MutexLock lock(&mu_);
-  if (requests_ + 1 > limits_.max_requests) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "queue full: ", requests_, " requests queued (limit ", limits_.max_requests, ")"));
+  if (requests_ + 1 > limits_.max_requests + free_slots_) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("queue full: ", requests_ - free_slots_, " requests queued (limit ",
+                     limits_.max_requests, ")"));
   }
   if (prompt_tokens_ + prompt_tokens > limits_.max_prompt_tokens) {
     return absl::ResourceExhaustedError(
@@ -30,6 +31,16 @@ void QueueReservations::Release(QueueClass priority, int prompt_tokens) {
   --requests_;
   prompt_tokens_ -= prompt_tokens;
   --by_class_[static_cast<int>(priority)];
+}
+
+void QueueReservations::SetFreeSlots(int free_slots) {
+  absl::MutexLock lock(&mu_);
+  free_slots_ = free_slots > 0 ? free_slots : 0;
+}
+
+bool QueueReservations::full() const {
+  absl::MutexLock lock(&mu_);
+  return requests_ >= limits_.max_requests + free_slots_;
 }
 
 int QueueReservations::requests() const {

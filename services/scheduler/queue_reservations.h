@@ -4,6 +4,10 @@
 // latency tail under overload). With a reservation the edge knows, exactly and at once, whether
 // the queue has room: every request the core will queue holds one, so the queue's limits are
 // never exceeded, and a request that gets no place is refused on the thread that took it.
+// A request reaching the core while a worker slot is free goes straight to that worker, so the
+// places are the queue's limit plus the free slots the core last reported (SetFreeSlots, done
+// before it releases the places of the requests it dispatched, so the sum is never overstated
+// by more than what a stale report holds; the queue's own check stays the last word).
 // Thread-safe; a short mutex, held for a few arithmetic operations.
 #ifndef CORVID_SERVICES_SCHEDULER_QUEUE_RESERVATIONS_H_
 #define CORVID_SERVICES_SCHEDULER_QUEUE_RESERVATIONS_H_
@@ -26,7 +30,11 @@ class QueueReservations {
   absl::StatusOr<int> Reserve(QueueClass priority, int prompt_tokens);
   // Gives back a place taken by Reserve (the request left the queue, or was refused).
   void Release(QueueClass priority, int prompt_tokens);
+  // The workers' free slots (the core's credit) as of now; negative counts as zero.
+  void SetFreeSlots(int free_slots);
 
+  // True when Reserve would refuse any request (no place left).
+  bool full() const;
   int requests() const;
   int64_t prompt_tokens() const;
   const QueueLimits& limits() const { return limits_; }
@@ -36,6 +44,7 @@ class QueueReservations {
   mutable absl::Mutex mu_;
   int requests_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t prompt_tokens_ ABSL_GUARDED_BY(mu_) = 0;
+  int free_slots_ ABSL_GUARDED_BY(mu_) = 0;
   int by_class_[4] ABSL_GUARDED_BY(mu_) = {0, 0, 0, 0};
 };
 

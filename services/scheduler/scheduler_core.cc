@@ -157,6 +157,14 @@ absl::Time SchedulerCore::OnTick(absl::Time now) {
   return std::max(wake, now + absl::Microseconds(100));
 }
 
+int SchedulerCore::FreeSlots() const {
+  int free = 0;
+  for (const auto& w : workers_) {
+    if (w->up && w->load != nullptr) free += std::max(0, w->load->free_slots());
+  }
+  return free;
+}
+
 ClusterView SchedulerCore::View() const {
   ClusterView v;
   for (const auto& w : workers_) {
@@ -253,6 +261,9 @@ void SchedulerCore::TryDispatch() {
   };
   std::vector<DispatchBatch> batches =
       PlanDispatch(&queue_, loads, options_.max_admissions_per_message, &routing);
+  // The slots just taken stop counting as places before the dispatched requests' places are
+  // given back, so the edge never sees more room than there is.
+  reservations_.SetFreeSlots(FreeSlots());
   const absl::Time now = absl::Now();
   for (DispatchBatch& b : batches) {
     Worker& w = *workers_[b.worker];
@@ -394,6 +405,7 @@ void SchedulerCore::Publish() {
   s.max_queued = options_.queue.max_requests;
   s.full_queue_retry_hint = RetryHintForFullQueue(queue_, view);
   s.cluster = std::make_shared<const ClusterView>(view);
+  reservations_.SetFreeSlots(view.free_slots);
   int streams = 0;
   for (auto& d : detok_) streams += d->up ? 1 : 0;
   metrics_->SetQueueDepth(s.queued);

@@ -121,6 +121,7 @@ class SchedulerCore {
   // Gives back the queue place `r` reserved at the edge, if it holds one (idempotent).
   void ReleaseReservation(Request& r);
   ClusterView View() const;
+  int FreeSlots() const;  // summed over live workers
   void TryDispatch();
   void ConnectWorkers(absl::Time now);
   void AddWorkerNow(const std::string& address);

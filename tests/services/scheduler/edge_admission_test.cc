@@ -33,6 +33,23 @@ TEST(QueueReservationsTest, RefusesPastTheRequestLimitUntilAPlaceIsReleased) {
   EXPECT_EQ(q.prompt_tokens(), 20);
 }
 
+TEST(QueueReservationsTest, FreeWorkerSlotsAddPlaces) {
+  QueueReservations q(Limits(2, 1000));
+  q.SetFreeSlots(3);  // three requests go straight to a worker, two more may wait
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(q.Reserve(QueueClass::kNormal, 1).ok()) << i;
+  EXPECT_TRUE(q.full());
+  EXPECT_FALSE(q.Reserve(QueueClass::kNormal, 1).ok());
+  // The core took the slots (dispatching three): the places shrink before three come back.
+  q.SetFreeSlots(0);
+  for (int i = 0; i < 3; ++i) q.Release(QueueClass::kNormal, 1);
+  EXPECT_TRUE(q.full());  // the two left wait in the queue: its limit
+  q.Release(QueueClass::kNormal, 1);
+  EXPECT_TRUE(q.Reserve(QueueClass::kNormal, 1).ok());
+  EXPECT_FALSE(q.Reserve(QueueClass::kNormal, 1).ok());
+  q.SetFreeSlots(-4);  // a worker's credit can run negative; it gives no places
+  EXPECT_TRUE(q.full());
+}
+
 TEST(QueueReservationsTest, RefusesPastThePromptTokenLimit) {
   QueueReservations q(Limits(10, 100));
   ASSERT_TRUE(q.Reserve(QueueClass::kNormal, 60).ok());
