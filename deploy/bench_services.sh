@@ -28,7 +28,8 @@
 # CORVID_BIN_DIR [unset: build; set: a folder holding the five binaries, nothing is built (the
 # GPU pack, deploy/gpu/pack_services.sh)], CORVID_COMMIT [for the summary when there is no git],
 # CLIENT_EXTRA [extra corvid-loadgen flags for the runs through the services, e.g. "--channels 8"],
-# PHASES ["a a2 b"; e.g. "b" for the overload phase alone], SCHEDULER_BIN_ALT [another
+# MODELS_DIR [$OUT/models: where written checkpoints go; share one between runs to write them
+# once], PHASES ["a a2 b"; e.g. "b" for the overload phase alone], SCHEDULER_BIN_ALT [another
 # corvid-scheduler binary to run instead, e.g. an older build for an A/B on one machine].
 # In phase (b) the scheduler serves /metrics: its rejection-latency histogram (arrival to status,
 # by the thread that decided) is read after each open-loop run into b_open_Fx_server.txt.
@@ -93,8 +94,10 @@ else
   fi
 fi
 if [ -n "${SCHEDULER_BIN_ALT:-}" ]; then SCHEDULER_BIN=$SCHEDULER_BIN_ALT; fi
-mkdir -p "$OUT/models"
+mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
+MODELS_DIR=${MODELS_DIR:-$OUT/models}
+mkdir -p "$MODELS_DIR"
 SHARED=${CORVID_TEST_MODELS_DIR:-../shared/models}
 
 # --- models -----------------------------------------------------------------------------------
@@ -107,15 +110,15 @@ model_dir() {
         return
       fi
       log "no real stories260K under $SHARED: writing the synthetic tiny preset instead"
-      [ -f "$OUT/models/tiny/config.json" ] ||
-        "$MAKE_CKPT" --preset tiny --out "$OUT/models/tiny" >&2
-      echo "$OUT/models/tiny" ;;
+      [ -f "$MODELS_DIR/tiny/config.json" ] ||
+        "$MAKE_CKPT" --preset tiny --out "$MODELS_DIR/tiny" >&2
+      echo "$MODELS_DIR/tiny" ;;
     llama2c-15m)
       # The preset's vocabulary is Llama 2's 32000 ids, but corvid-make-checkpoint trains a
       # 512-piece tokenizer: random weights would then sample mostly padding ids, which decode
       # to no text and so cost the tokenizer tier next to nothing. stories15M used the Llama 2
       # tokenizer, so install that one (same <unk>/<s>/</s> ids): text as in production.
-      local dir=$OUT/models/llama2c-15m
+      local dir=$MODELS_DIR/llama2c-15m
       if [ ! -f "$dir/config.json" ]; then
         "$MAKE_CKPT" --preset llama2c-15m --out "$dir" >&2
       fi
@@ -130,7 +133,7 @@ model_dir() {
       # Random bf16 weights of the real shape, with the real Llama 3 tokenizer in place of the
       # 512-piece one the tool trains (bos/eos set to Llama 3's), so that detokenization costs
       # what it costs in production.
-      local dir=$OUT/models/$1 llama3=$SHARED/tokenizers/llama3
+      local dir=$MODELS_DIR/$1 llama3=$SHARED/tokenizers/llama3
       if [ ! -f "$llama3/tokenizer.json" ]; then
         log "no Llama 3 tokenizer under $SHARED: $1 cannot be served (skipped)"
         return 1
