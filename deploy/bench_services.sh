@@ -27,7 +27,12 @@
 # baseline alike, e.g. "--gpu-memory-budget-mb 30000" when both hold a model on one GPU],
 # CORVID_BIN_DIR [unset: build; set: a folder holding the five binaries, nothing is built (the
 # GPU pack, deploy/gpu/pack_services.sh)], CORVID_COMMIT [for the summary when there is no git],
-# CLIENT_EXTRA [extra corvid-loadgen flags for the runs through the services, e.g. "--channels 8"].
+# CLIENT_EXTRA [extra corvid-loadgen flags for the runs through the services, e.g. "--channels 8"],
+# MODELS_DIR [$OUT/models: where written checkpoints go; share one between runs to write them
+# once], PHASES ["a a2 b"; e.g. "b" for the overload phase alone], SCHEDULER_BIN_ALT [another
+# corvid-scheduler binary to run instead, e.g. an older build for an A/B on one machine].
+# In phase (b) the scheduler serves /metrics: its rejection-latency histogram (arrival to status,
+# by the thread that decided) is read after each open-loop run into b_open_Fx_server.txt.
 #
 # Models: stories260K (the real one), llama2c-15m (random weights, Llama 2 tokenizer),
 # llama-3.2-1b and llama-3-8b (random bf16 weights written here by corvid-make-checkpoint, the
@@ -63,6 +68,7 @@ PROMPT_LEN=${PROMPT_LEN:-32}
 OUTPUT_LEN=${OUTPUT_LEN:-64}
 OPEN_S=${OPEN_S:-10}
 OUT=${OUT:-$BUILD/bench_services}
+PHASES=${PHASES:-"a a2 b"}
 
 log() { echo "[bench_services] $*" >&2; }
 
@@ -87,8 +93,11 @@ else
     CORVID_TEST_MODELS_DIR=$(sed -n 's/^CORVID_TEST_MODELS_DIR:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
   fi
 fi
-mkdir -p "$OUT/models"
+if [ -n "${SCHEDULER_BIN_ALT:-}" ]; then SCHEDULER_BIN=$SCHEDULER_BIN_ALT; fi
+mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
+MODELS_DIR=${MODELS_DIR:-$OUT/models}
+mkdir -p "$MODELS_DIR"
 SHARED=${CORVID_TEST_MODELS_DIR:-../shared/models}
 
 # --- models -----------------------------------------------------------------------------------
@@ -101,15 +110,15 @@ model_dir() {
         return
       fi
       log "no real stories260K under $SHARED: writing the synthetic tiny preset instead"
-      [ -f "$OUT/models/tiny/config.json" ] ||
-        "$MAKE_CKPT" --preset tiny --out "$OUT/models/tiny" >&2
-      echo "$OUT/models/tiny" ;;
+      [ -f "$MODELS_DIR/tiny/config.json" ] ||
+        "$MAKE_CKPT" --preset tiny --out "$MODELS_DIR/tiny" >&2
+      echo "$MODELS_DIR/tiny" ;;
     llama2c-15m)
       # The preset's vocabulary is Llama 2's 32000 ids, but corvid-make-checkpoint trains a
       # 512-piece tokenizer: random weights would then sample mostly padding ids, which decode
       # to no text and so cost the tokenizer tier next to nothing. stories15M used the Llama 2
       # tokenizer, so install that one (same <unk>/<s>/</s> ids): text as in production.
-      local dir=$OUT/models/llama2c-15m
+      local dir=$MODELS_DIR/llama2c-15m
       if [ ! -f "$dir/config.json" ]; then
         "$MAKE_CKPT" --preset llama2c-15m --out "$dir" >&2
       fi
@@ -124,7 +133,7 @@ model_dir() {
       # Random bf16 weights of the real shape, with the real Llama 3 tokenizer in place of the
       # 512-piece one the tool trains (bos/eos set to Llama 3's), so that detokenization costs
       # what it costs in production.
-      local dir=$OUT/models/$1 llama3=$SHARED/tokenizers/llama3
+      local dir=$MODELS_DIR/$1 llama3=$SHARED/tokenizers/llama3
       if [ ! -f "$llama3/tokenizer.json" ]; then
         log "no Llama 3 tokenizer under $SHARED: $1 cannot be served (skipped)"
         return 1
@@ -186,12 +195,55 @@ start_services() {
   SCHED=127.0.0.1:$SCHED_PORT
 }
 
-# restart_scheduler QUEUE_LIMIT: the same scheduler (same port) with a bounded queue.
+# restart_scheduler QUEUE_LIMIT: the same scheduler (same port) with a bounded queue, serving
+# /metrics on $METRICS_PORT.
 restart_scheduler() {
   kill -TERM "${PIDS[2]}" && wait "${PIDS[2]}" || true
-  "$SCHEDULER_BIN" "${SCHED_ARGS[@]}" --max-queued-requests "$1" \
+  METRICS_PORT=$(free_port)
+  local args=("${SCHED_ARGS[@]}")
+  args[3]=$METRICS_PORT  # after --metrics-port
+  "$SCHEDULER_BIN" "${args[@]}" --max-queued-requests "$1" \
     >>"$LOGS/scheduler.log" 2>&1 &
   PIDS[2]=$!
+}
+
+# server_rejections BEFORE AFTER: the scheduler's rejection latency between two /metrics
+# scrapes (count, p50, p99 and the share within 5 ms per decided_on label; quantiles
+# interpolated within buckets), or a note when the scheduler has no such histogram.
+server_rejections() {
+  python3 - "$1" "$2" <<'PY'
+import re, sys
+def read(path):
+    h = {}
+    for line in open(path):
+        m = re.match(r'corvid_scheduler_rejection_latency_seconds_bucket\{(.*)\} (\S+)', line)
+        if not m: continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+        le = float('inf') if labels['le'] == '+Inf' else float(labels['le'])
+        h.setdefault(labels.get('decided_on', '?'), {})[le] = float(m.group(2))
+    return h
+a, b = read(sys.argv[1]), read(sys.argv[2])
+if not b: print('server: no rejection_latency histogram (older scheduler)'); sys.exit()
+for where in sorted(b):
+    cum = sorted((le, n - a.get(where, {}).get(le, 0.0)) for le, n in b[where].items())
+    total = cum[-1][1]
+    def q(p):
+        lo_le, lo_n = 0.0, 0.0
+        for le, n in cum:
+            if n >= p * total:
+                if le == float('inf'): return float('inf')
+                return lo_le + (le - lo_le) * ((p * total - lo_n) / max(n - lo_n, 1e-9))
+            lo_le, lo_n = le, n
+    w5 = sum(n for le, n in cum if abs(le - 5e-3) < 1e-12)
+    if total == 0: print('server %s: 0 rejections' % where); continue
+    print('server %s: %d rejections, p50 %.3f ms, p99 %.3f ms, within 5 ms %.2f%%'
+          % (where, total, 1e3 * q(0.5), 1e3 * q(0.99), 100.0 * w5 / total))
+PY
+}
+scrape() {
+  python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen( \
+'http://127.0.0.1:$METRICS_PORT/metrics', timeout=10).read().decode())" >"$1" 2>/dev/null ||
+    : >"$1"
 }
 
 # CPU seconds (user + system) process $1 has used so far.
@@ -244,10 +296,15 @@ bench_model() {
   "$LOADGEN" --server "$SCHED" "${CLIENT_FLAGS[@]}" --connect-timeout-s 120 \
     --concurrency "$CONCURRENCY" \
     --num-requests "$((CONCURRENCY * 4))" "${LOAD_FLAGS[@]}" >"$res/warmup.txt"
-  log "$name: (a) closed loop, concurrency $CONCURRENCY, $n requests, $REPEATS repeats"
-  paired a "$n" --concurrency "$CONCURRENCY"
-  log "$name: (a2) backlog: $n requests at once, $REPEATS repeats"
-  paired a2 "$n" --rate inf
+  if [[ " $PHASES " == *" a "* ]]; then
+    log "$name: (a) closed loop, concurrency $CONCURRENCY, $n requests, $REPEATS repeats"
+    paired a "$n" --concurrency "$CONCURRENCY"
+  fi
+  if [[ " $PHASES " == *" a2 "* ]]; then
+    log "$name: (a2) backlog: $n requests at once, $REPEATS repeats"
+    paired a2 "$n" --rate inf
+  fi
+  if [[ " $PHASES " != *" b "* ]]; then stop_services; return; fi
   log "$name: (b) saturation: closed loop at concurrency $HELD (the worker's capacity)"
   "$LOADGEN" --server "$SCHED" "${CLIENT_FLAGS[@]}" --concurrency "$HELD" \
     --num-requests "$((n * 2))" \
@@ -265,6 +322,8 @@ bench_model() {
   echo "$rate $deadline $slo_ttft $slo_tpot" >"$res/b_params.txt"
   restart_scheduler "$QUEUE_LIMIT"
   local f
+  scrape "$res/b_metrics_0.txt"
+  local prev=$res/b_metrics_0.txt
   for f in 1 "$OVERLOAD"; do
     local r_open
     r_open=$(python3 -c "print($rate * $f)")
@@ -273,6 +332,10 @@ bench_model() {
       --duration-s "$OPEN_S" --deadline-ms "$deadline" --slo-ttft-ms "$slo_ttft" \
       --slo-tpot-ms "$slo_tpot" --warmup "$HELD" "${LOAD_FLAGS[@]}" \
       --json "$res/b_open_${f}x.json" >"$res/b_open_${f}x.txt"
+    scrape "$res/b_metrics_${f}x.txt"
+    server_rejections "$prev" "$res/b_metrics_${f}x.txt" >"$res/b_open_${f}x_server.txt"
+    prev=$res/b_metrics_${f}x.txt
+    sed 's/^/[bench_services]   /' "$res/b_open_${f}x_server.txt" >&2
   done
   stop_services
 }
@@ -287,6 +350,15 @@ done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 {
   python3 deploy/bench_services_summary.py "$OUT" "$OVERLOAD" $MODELS
+  for m in $MODELS; do
+    for f in 1 "$OVERLOAD"; do
+      [ -f "$OUT/$m/b_open_${f}x_server.txt" ] || continue
+      python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['errors']; \
+print('$m ${f}x client:', {k: (v['count'], v['latency_ms']['p50'], v['latency_ms']['p99']) for k, v in e.items()}, '(count, p50 ms, p99 ms)')" \
+        "$OUT/$m/b_open_${f}x.json" 2>/dev/null || true
+      sed "s/^/$m ${f}x /" "$OUT/$m/b_open_${f}x_server.txt"
+    done
+  done
   echo "commit ${CORVID_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo '?')};" \
     "$(nproc) cores; backend $BACKEND ${ENGINE_EXTRA:-}; client ${CLIENT_EXTRA:-default};" \
     "load average before: $LOAD_BEFORE, after: $LOAD_AFTER;" \

@@ -25,6 +25,9 @@ b=build/default
 cp $b/services/tokenizer/corvid-tokenizer $b/services/worker/corvid-worker \
    $b/services/scheduler/corvid-scheduler $b/services/loadgen/corvid-loadgen \
    $b/tools/make_checkpoint/corvid-make-checkpoint "$stage/bin/"
+# SCHEDULER_ALT=PATH: another corvid-scheduler build (same libraries), packed as
+# corvid-scheduler-alt for an A/B on one machine (bench_services.sh's SCHEDULER_BIN_ALT).
+if [ -n "${SCHEDULER_ALT:-}" ]; then cp "$SCHEDULER_ALT" "$stage/bin/corvid-scheduler-alt"; fi
 strip "$stage"/bin/*
 # The worker must carry the CUDA backend: a build without it would silently serve on the CPU.
 ldd "$stage/bin/corvid-worker" | grep -q 'libcudart\|libcublas' ||

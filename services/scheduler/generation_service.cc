@@ -6,17 +6,41 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/common/status_convert.h"
+#include "services/scheduler/edge_admission.h"
 #include "services/scheduler/generate_call.h"
 #include "services/scheduler/request_validation.h"
 
 namespace corvid::scheduler {
 
-void GenerationService::Refuse(CallHandle& call, const absl::Status& status,
+void GenerationService::Refuse(CallHandle& call, absl::Time arrival, const absl::Status& status,
                                const std::string& reason, absl::Duration retry_after) {
   metrics_->Rejected(reason);
   grpc::Status g = service::ToGrpcStatus(status);
   metrics_->RequestDone(g.error_code());
   call.Finish(std::move(g), retry_after);
+  metrics_->ObserveRejection(absl::ToDoubleSeconds(absl::Now() - arrival), "edge");
+}
+
+void GenerationService::AdmitOrRefuse(NewRequest nr, const SchedulerSnapshot& snap) {
+  QueueEntry entry;
+  entry.id = nr.id;
+  entry.priority = nr.request.priority;
+  entry.prompt_tokens = static_cast<int>(nr.prompt.size());
+  entry.max_tokens = nr.request.max_tokens;
+  entry.arrival = nr.arrival;
+  entry.deadline = nr.deadline;
+  EdgeView view;
+  view.limits = &snap.limits;
+  view.cluster = snap.cluster.get();
+  view.full_queue_retry_hint = snap.full_queue_retry_hint;
+  Refusal refusal =
+      AdmitAtEdge(entry, nr.prompt, nr.request, view, absl::Now(), core_->reservations());
+  if (!refusal.status.ok()) {
+    return Refuse(*nr.call, nr.arrival, refusal.status, refusal.metric_reason,
+                  refusal.retry_after);
+  }
+  nr.reserved = true;
+  core_->Submit(std::move(nr));
 }
 
 grpc::ServerWriteReactor<v1::GenerateResponse>* GenerationService::Generate(
@@ -26,24 +50,24 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* GenerationService::Generate(
   std::shared_ptr<CallHandle> handle = call->handle();
   std::optional<service::AdmissionGate::Ticket> ticket = gate_->TryEnter();
   if (!ticket) {
-    Refuse(*handle, absl::UnavailableError("scheduler is draining"), "draining");
+    Refuse(*handle, arrival, absl::UnavailableError("scheduler is draining"), "draining");
     return call;
   }
   call->HoldTicket(std::move(*ticket));
   const SchedulerSnapshot snap = core_->Snapshot();
   if (!snap.have_model || snap.live_workers == 0) {
-    Refuse(*handle, absl::UnavailableError("no live worker"), "no_worker");
+    Refuse(*handle, arrival, absl::UnavailableError("no live worker"), "no_worker");
     return call;
   }
   absl::StatusOr<ResolvedRequest> resolved = ValidateRequest(*request, snap.limits);
   if (!resolved.ok()) {
-    Refuse(*handle, resolved.status(), "invalid");
+    Refuse(*handle, arrival, resolved.status(), "invalid");
     return call;
   }
-  // The exact limits are the core's; this early look answers a flood in microseconds.
-  if (snap.queued >= snap.max_queued) {
-    Refuse(*handle,
-           absl::ResourceExhaustedError(absl::StrCat("queue full: ", snap.queued,
+  // An early look before tokenizing; the exact decision is AdmitAtEdge's, once ids are known.
+  if (resolved->text_prompt && core_->reservations()->full()) {
+    Refuse(*handle, arrival,
+           absl::ResourceExhaustedError(absl::StrCat("queue full: ", snap.max_queued,
                                                      " requests queued")),
            "queue_full", snap.full_queue_retry_hint);
     return call;
@@ -61,16 +85,17 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* GenerationService::Generate(
   }
   if (!nr->request.text_prompt) {
     nr->prompt.assign(request->token_ids().ids().begin(), request->token_ids().ids().end());
-    core_->Submit(std::move(*nr));
+    AdmitOrRefuse(std::move(*nr), snap);
     return call;
   }
   tokenizers_->Encode(request->text(), nr->request.add_special_tokens, nr->deadline,
                       [this, nr](absl::StatusOr<std::vector<int32_t>> ids) {
                         if (!ids.ok()) {
-                          return Refuse(*nr->call, ids.status(), "tokenizer");
+                          return Refuse(*nr->call, nr->arrival, ids.status(), "tokenizer");
                         }
                         nr->prompt = std::move(*ids);
-                        core_->Submit(std::move(*nr));
+                        // Tokenizing took time: decide on the core's newest view.
+                        AdmitOrRefuse(std::move(*nr), core_->Snapshot());
                       });
   return call;
 }

@@ -30,9 +30,12 @@ class GenerationService final : public v1::Generation::CallbackService {
                                        v1::ListModelsResponse* response) override;
 
  private:
-  // Refuses before any work: finishes the call and counts it.
-  void Refuse(CallHandle& call, const absl::Status& status, const std::string& reason,
-              absl::Duration retry_after = absl::ZeroDuration());
+  // Refuses before any work: finishes the call and counts it (and its latency from `arrival`).
+  void Refuse(CallHandle& call, absl::Time arrival, const absl::Status& status,
+              const std::string& reason, absl::Duration retry_after = absl::ZeroDuration());
+  // Decides the tokenized request's admission here (AdmitAtEdge, with the core's last published
+  // view): refuses it on this thread, or submits it to the core with its queue place reserved.
+  void AdmitOrRefuse(NewRequest request, const SchedulerSnapshot& snap);
 
   SchedulerCore* core_;
   TokenizerPool* tokenizers_;

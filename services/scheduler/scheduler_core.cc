@@ -18,6 +18,7 @@ SchedulerCore::SchedulerCore(const SchedulerOptions& options,
       tokenizers_(tokenizers),
       metrics_(metrics),
       queue_(options.queue),
+      reservations_(options.queue),
       affinity_(options.affinity) {
   for (const std::string& address : worker_addresses) AddWorkerNow(address);
   for (int i = 0; i < tokenizers_->size(); ++i) {
@@ -156,6 +157,14 @@ absl::Time SchedulerCore::OnTick(absl::Time now) {
   return std::max(wake, now + absl::Microseconds(100));
 }
 
+int SchedulerCore::FreeSlots() const {
+  int free = 0;
+  for (const auto& w : workers_) {
+    if (w->up && w->load != nullptr) free += std::max(0, w->load->free_slots());
+  }
+  return free;
+}
+
 ClusterView SchedulerCore::View() const {
   ClusterView v;
   for (const auto& w : workers_) {
@@ -188,20 +197,33 @@ void SchedulerCore::Admit(NewRequest nr) {
   r->prompt = std::move(nr.prompt);
   r->arrival = nr.arrival;
   r->deadline = nr.deadline;
+  r->reserved = nr.reserved;
   if (!r->req.has_seed) r->req.sampling.set_seed(absl::Uniform<uint64_t>(rng_));
   if (!r->req.stops.empty()) r->stop = std::make_unique<StopMatcher>(r->req.stops);
-  if (r->call->cancelled()) return metrics_->RequestDone(grpc::StatusCode::CANCELLED);
-  if (!have_model_) return Refuse(*r, absl::UnavailableError("no live worker"), {}, "no_worker");
-  if (absl::Status s = CheckPrompt(r->prompt, r->req, limits_); !s.ok()) {
-    return Refuse(*r, s, {}, "invalid");
+  if (r->call->cancelled()) {
+    ReleaseReservation(*r);
+    return metrics_->RequestDone(grpc::StatusCode::CANCELLED);
   }
+  if (!have_model_) return Refuse(*r, absl::UnavailableError("no live worker"), {}, "no_worker");
   const QueueEntry entry = r->Entry();
   const ClusterView view = View();
+  // The edge already checked the prompt, the workers and the deadline against the view it
+  // saw; re-deciding here with a newer one would only move refusals back behind the core's
+  // work. What can have changed since (every worker gone) is still caught.
+  if (!r->reserved) {
+    if (absl::Status s = CheckPrompt(r->prompt, r->req, limits_); !s.ok()) {
+      return Refuse(*r, s, {}, "invalid");
+    }
+  }
   if (absl::Status s = CheckServable(entry, view); !s.ok()) {
     return Refuse(*r, s, {}, s.code() == absl::StatusCode::kUnavailable ? "no_worker" : "invalid");
   }
-  Refusal late = CheckDeadline(entry, queue_.CountAhead(entry.priority), absl::Now(), view);
-  if (!late.status.ok()) return Refuse(*r, late.status, late.retry_after, late.metric_reason);
+  if (!r->reserved) {
+    Refusal late = CheckDeadline(entry, queue_.CountAhead(entry.priority), absl::Now(), view);
+    if (!late.status.ok()) return Refuse(*r, late.status, late.retry_after, late.metric_reason);
+  }
+  // Requests put back in front (PushFront ignores the limits) can fill the queue beyond what
+  // the reservations count, so the queue's own limits still have the last word.
   if (absl::Status s = queue_.Push(entry); !s.ok()) {
     return Refuse(*r, s, RetryHintForFullQueue(queue_, view), "queue_full");
   }
@@ -214,10 +236,18 @@ void SchedulerCore::Admit(NewRequest nr) {
 
 void SchedulerCore::Refuse(Request& r, absl::Status status, absl::Duration retry_after,
                            const std::string& reason) {
+  ReleaseReservation(r);
   metrics_->Rejected(reason);
   grpc::Status g = service::ToGrpcStatus(status);
   metrics_->RequestDone(g.error_code());
   r.call->Finish(std::move(g), retry_after);
+  metrics_->ObserveRejection(absl::ToDoubleSeconds(absl::Now() - r.arrival), "core");
+}
+
+void SchedulerCore::ReleaseReservation(Request& r) {
+  if (!r.reserved) return;
+  r.reserved = false;
+  reservations_.Release(r.req.priority, static_cast<int>(r.prompt.size()));
 }
 
 void SchedulerCore::TryDispatch() {
@@ -231,6 +261,9 @@ void SchedulerCore::TryDispatch() {
   };
   std::vector<DispatchBatch> batches =
       PlanDispatch(&queue_, loads, options_.max_admissions_per_message, &routing);
+  // The slots just taken stop counting as places before the dispatched requests' places are
+  // given back, so the edge never sees more room than there is.
+  reservations_.SetFreeSlots(FreeSlots());
   const absl::Time now = absl::Now();
   for (DispatchBatch& b : batches) {
     Worker& w = *workers_[b.worker];
@@ -256,6 +289,7 @@ void SchedulerCore::TryDispatch() {
         metrics_->ObserveQueueTime(absl::ToDoubleSeconds(now - r.arrival));
       }
       w.requests.insert(r.id);
+      ReleaseReservation(r);  // out of the queue: its place is free for the edge
     }
     message.set_seq(w.load->Commit());
     // A session that just died answers false; its on_down requeues these requests.
@@ -364,12 +398,14 @@ void SchedulerCore::Publish() {
   SchedulerSnapshot s;
   s.have_model = have_model_;
   s.limits = limits_;
-  const ClusterView view = View();
+  ClusterView view = View();
   s.live_workers = view.live_workers;
   s.queued = queue_.size();
   for (auto& w : workers_) s.running += static_cast<int>(w->requests.size());
   s.max_queued = options_.queue.max_requests;
   s.full_queue_retry_hint = RetryHintForFullQueue(queue_, view);
+  s.cluster = std::make_shared<const ClusterView>(view);
+  reservations_.SetFreeSlots(view.free_slots);
   int streams = 0;
   for (auto& d : detok_) streams += d->up ? 1 : 0;
   metrics_->SetQueueDepth(s.queued);

@@ -27,6 +27,7 @@
 #include "services/scheduler/detok_stream.h"
 #include "services/scheduler/generate_call.h"
 #include "services/scheduler/prefix_affinity.h"
+#include "services/scheduler/queue_reservations.h"
 #include "services/scheduler/request_queue.h"
 #include "services/scheduler/request_validation.h"
 #include "services/scheduler/scheduler_metrics.h"
@@ -61,6 +62,10 @@ struct NewRequest {
   std::vector<int32_t> prompt;
   absl::Time arrival;
   absl::Time deadline = absl::InfiniteFuture();
+  // The edge decided its admission (AdmitAtEdge) and reserved its queue place; the core
+  // releases it when the request leaves the queue. False: the core decides (as for a request
+  // submitted by anything but the Generate handler).
+  bool reserved = false;
 };
 
 // What other threads may read without posting (kept current by the core thread).
@@ -72,6 +77,8 @@ struct SchedulerSnapshot {
   int running = 0;
   int max_queued = 0;
   absl::Duration full_queue_retry_hint = absl::Milliseconds(50);
+  // The admission estimate's inputs, for deciding at the edge (never null once published).
+  std::shared_ptr<const ClusterView> cluster = std::make_shared<ClusterView>();
 };
 
 class SchedulerCore {
@@ -93,6 +100,9 @@ class SchedulerCore {
   // Called on the core thread whenever the number of live workers changes.
   void SetLiveWorkersListener(std::function<void(int)> listener);
 
+  // Queue places reserved at the edge (see edge_admission.h). Thread-safe.
+  QueueReservations* reservations() { return &reservations_; }
+
   // Requests the core still owns (queued, running, or being delivered).
   int64_t live_requests() const;
 
@@ -108,7 +118,10 @@ class SchedulerCore {
   void Admit(NewRequest nr);
   void Refuse(Request& r, absl::Status status, absl::Duration retry_after,
               const std::string& reason);
+  // Gives back the queue place `r` reserved at the edge, if it holds one (idempotent).
+  void ReleaseReservation(Request& r);
   ClusterView View() const;
+  int FreeSlots() const;  // summed over live workers
   void TryDispatch();
   void ConnectWorkers(absl::Time now);
   void AddWorkerNow(const std::string& address);
@@ -155,6 +168,7 @@ class SchedulerCore {
 
   // Core-thread state.
   RequestQueue queue_;
+  QueueReservations reservations_;  // shared with the edge; internally locked
   absl::flat_hash_map<uint64_t, std::unique_ptr<Request>> requests_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<DetokSlot>> detok_;

@@ -26,6 +26,7 @@ struct SchedulerCore::Request {
   absl::Time first_token = absl::InfinitePast();
   absl::Time last_emit = absl::InfinitePast();
   Phase phase = Phase::kQueued;
+  bool reserved = false;  // holds a queue place reserved at the edge (until dispatched or ended)
 
   // The worker running it (valid while worker_live).
   int worker = -1;

@@ -23,6 +23,12 @@ prometheus::Histogram* Histogram(prometheus::Registry& r, const char* name, cons
   return &service::AddHistogramFamily(r, name, help).Add({}, service::LatencyBuckets());
 }
 
+// Finer than the latency buckets around the few milliseconds a refusal is promised in.
+prometheus::Histogram::BucketBoundaries RejectionBuckets() {
+  return {50e-6, 100e-6, 250e-6, 500e-6, 1e-3,  1.5e-3, 2e-3, 3e-3, 4e-3,
+          5e-3,  7.5e-3, 10e-3,  15e-3,  25e-3, 50e-3,  0.1,  0.25, 1.0};
+}
+
 }  // namespace
 
 SchedulerMetrics::SchedulerMetrics(prometheus::Registry& r)
@@ -30,6 +36,8 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& r)
                                            "Generate calls ended, by gRPC status code")),
       rejections_(&service::AddCounterFamily(
           r, "scheduler_rejections_total", "requests refused before queueing, by reason")),
+      rejection_edge_(nullptr),
+      rejection_core_(nullptr),
       ttft_(Histogram(r, "scheduler_time_to_first_token_seconds",
                       "arrival to the first generated token leaving the scheduler")),
       itl_(Histogram(r, "scheduler_inter_token_latency_seconds",
@@ -64,7 +72,17 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& r)
                          .Add({})),
       detok_streams_(&service::AddGaugeFamily(r, "scheduler_detokenize_streams",
                                               "open DetokenizeStreams to the tokenizer tier")
-                          .Add({})) {}
+                          .Add({})) {
+  auto& rejection = service::AddHistogramFamily(
+      r, "scheduler_rejection_latency_seconds",
+      "arrival of a refused call to its status handed to gRPC, by the thread that decided");
+  rejection_edge_ = &rejection.Add({{"decided_on", "edge"}}, RejectionBuckets());
+  rejection_core_ = &rejection.Add({{"decided_on", "core"}}, RejectionBuckets());
+}
+
+void SchedulerMetrics::ObserveRejection(double seconds, const char* decided_on) {
+  (std::string(decided_on) == "core" ? rejection_core_ : rejection_edge_)->Observe(seconds);
+}
 
 void SchedulerMetrics::RequestDone(grpc::StatusCode code) {
   requests_->Add({{"code", CodeName(code)}}).Increment();

@@ -25,6 +25,9 @@ class SchedulerMetrics {
   // A request refused before it was queued; `reason`: queue_full, deadline, no_worker,
   // invalid, draining, tokenizer, ...
   void Rejected(const std::string& reason);
+  // A refusal's latency, from the call's arrival at the handler to its status being handed
+  // to gRPC; `decided_on`: "edge" (the handler's or tokenizer callback's thread) or "core".
+  void ObserveRejection(double seconds, const char* decided_on);
   void ObserveTtft(double seconds) { ttft_->Observe(seconds); }
   void ObserveItl(double seconds) { itl_->Observe(seconds); }
   void ObserveQueueTime(double seconds) { queue_time_->Observe(seconds); }
@@ -45,6 +48,8 @@ class SchedulerMetrics {
  private:
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Counter>* rejections_;
+  prometheus::Histogram* rejection_edge_;
+  prometheus::Histogram* rejection_core_;
   prometheus::Histogram* ttft_;
   prometheus::Histogram* itl_;
   prometheus::Histogram* queue_time_;

@@ -172,6 +172,7 @@ void SchedulerCore::FinishError(Request& r, absl::Status status) {
   metrics_->RequestDone(g.error_code());
   r.call->Finish(std::move(g));
   if (r.phase == Request::Phase::kQueued) queue_.Remove(r.id);
+  ReleaseReservation(r);
   CancelOnWorker(r);
   CloseDetok(r);
   MaybeErase(r.id);
@@ -193,6 +194,7 @@ void SchedulerCore::MaybeErase(uint64_t id) {
   if (it == requests_.end()) return;
   Request& r = *it->second;
   if (!r.client_done || r.worker_live || r.detok_open) return;
+  ReleaseReservation(r);  // every path out of the queue releases already; this keeps it so
   if (r.detok_slot >= 0) detok_[r.detok_slot]->sequences.erase(id);
   parked_.erase(id);
   requests_.erase(it);

@@ -68,6 +68,13 @@ TEST(OverloadTest, ExcessIsRefusedQuicklyAndEveryAdmittedRequestCompletes) {
   EXPECT_EQ((*m)["corvid_scheduler_requests_total{code=\"OK\"}"], ok);
   EXPECT_EQ((*m)["corvid_scheduler_requests_total{code=\"RESOURCE_EXHAUSTED\"}"], refused);
   EXPECT_EQ((*m)["corvid_scheduler_rejections_total{reason=\"queue_full\"}"], refused);
+  // Every refusal's latency is observed once, and a full queue is decided on the handler's
+  // thread (queue places are reserved there), never by the core.
+  const std::string count = "corvid_scheduler_rejection_latency_seconds_count";
+  const double edge = (*m)[count + "{decided_on=\"edge\"}"];
+  const double core = (*m)[count + "{decided_on=\"core\"}"];
+  EXPECT_EQ(edge + core, refused);
+  EXPECT_EQ(core, 0);
 }
 
 }  // namespace
