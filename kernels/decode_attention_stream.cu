@@ -140,8 +140,9 @@ __device__ __forceinline__ void FixUp(unsigned char* stage, const DecodeAttentio
   }
 }
 
+// Two stages fit three blocks per SM in shared memory: registers are capped to match.
 template <typename T, int D, int S>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, S == 2 ? 3 : 1)
     DecodeAttentionStreamKernel(DecodeAttentionParams p, int group) {
   constexpr int kS = Stride<D>();
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -193,7 +194,7 @@ __global__ void __launch_bounds__(kThreads)
     __syncthreads();  // tile j landed for every thread; the stage of tile j - 1 is free
     // Tile j + S - 1: its block-table entries are read while tile j is computed.
     int32_t blk[TileIters<D>()];
-    if (prod.valid) GatherBlocks<D>(blk, p, prod.blocks, prod.begin + prod.tile * kTile, prod.end);
+    if (prod.valid) GatherBlocks<D, true>(blk, p, prod.blocks, prod.begin + prod.tile * kTile, prod.end);
     unsigned char* stage = smem_raw + (j % S) * stage_bytes;
     const T* s_k = reinterpret_cast<const T*>(stage);
     const T* s_v = s_k + kTile * kS;
@@ -213,8 +214,8 @@ __global__ void __launch_bounds__(kThreads)
                    scale_log2, st);
     if (prod.valid) {
       T* n_k = reinterpret_cast<T*>(smem_raw + ((j + S - 1) % S) * stage_bytes);
-      CopyTile<T, D>(n_k, n_k + kTile * kS, blk, p, prod.kvh, prod.begin + prod.tile * kTile,
-                     prod.end, -1);
+      CopyTile<T, D, true>(n_k, n_k + kTile * kS, blk, p, prod.kvh,
+                           prod.begin + prod.tile * kTile, prod.end, -1);
       if (prod.tile == 0) LoadQuery<T, D>(n_k + 2 * kTile * kS, p, prod, group);
       Advance(p, meta, total, &prod);
     }
@@ -279,6 +280,9 @@ KernelError LaunchTyped(const DecodeAttentionParams& p, int group, cudaStream_t 
 KernelError LaunchDecodeAttentionStream(DataType dtype, const DecodeAttentionParams& p, int group,
                                         cudaStream_t stream) {
   if (p.num_rows == 0) return kKernelOk;
+  if ((p.kv.block_size & (p.kv.block_size - 1)) != 0) {  // its tile loads use shifts
+    return LaunchDecodeAttentionMma(dtype, p, group, stream);
+  }
   return CORVID_DISPATCH_HALF(dtype, T, [&] {
     return p.head_dim == 64 ? LaunchTyped<T, 64>(p, group, stream)
                             : LaunchTyped<T, 128>(p, group, stream);

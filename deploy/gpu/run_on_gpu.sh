@@ -73,7 +73,7 @@ run_decode() {
 # (the per-split kernel, the persistent one with 2/3/4 stages), then torch SDPA on the shapes.
 run_attn() {
   local v
-  for v in split stream:2 stream:3 stream:4; do
+  for v in ${ATTN_VARIANTS:-split stream:2 stream:3 stream:4}; do
     CORVID_DECODE_ATTN=${v%%:*} CORVID_DECODE_STAGES=${v#*:} timeout 120 \
       "$pack/bin/corvid-bench" --model=false --attention_out "$OUT/attn_${v/:/}.txt" > "$OUT/attn_${v/:/}.log" 2>&1
     echo "== attention $v (rc $?)"; grep decode "$OUT/attn_${v/:/}.txt"
