@@ -245,12 +245,13 @@ KernelError LaunchTyped(const DecodeAttentionParams& p, int group, cudaStream_t 
   return LaunchCombine<T>(p, stream);
 }
 
-// The persistent tensor-core kernel unless CORVID_DECODE_ATTN=split (one block per split, the
-// earlier kernel; kept for A/B timing). Read once per process.
+// The per-split tensor-core kernel unless CORVID_DECODE_ATTN=stream (the persistent kernel of
+// decode_attention_stream.cu: as fast at batch 32, slower at batch 1; kept for A/B timing, see
+// docs/perf.md). Read once per process.
 bool UseStreamKernel() {
   static const bool stream = [] {
     const char* env = std::getenv("CORVID_DECODE_ATTN");
-    return env == nullptr || std::strcmp(env, "split") != 0;
+    return env != nullptr && std::strcmp(env, "stream") == 0;
   }();
   return stream;
 }

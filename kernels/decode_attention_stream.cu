@@ -7,6 +7,9 @@
 // (with one block per split, a block's ~8 µs of loads were followed by ~6 µs of dependent
 // round trips with nothing in flight, in lockstep waves: ~1.5 TB/s at batch 32).
 // Which block computes an item never changes its bits: batch invariance holds.
+// Measured (docs/perf.md, s3-attn): 3 stages = 2 blocks of 4 warps per SM are as fast as the
+// per-split kernel at batch 32 and slower at batch 1 (the consumer warps, not memory, become the
+// limit); 2 stages (3 blocks per SM, registers capped) are slower. Opt-in: CORVID_DECODE_ATTN=stream.
 #include <cuda_runtime.h>
 
 #include <cstdlib>
