@@ -3,7 +3,7 @@
 # pack.sh; .gpupack/ by default, another .gpupack-NAME/ when several packs share the checkout)
 # and runs the GPU tests, the benchmark (+ torch attention reference) and/or the transformers
 # comparison. Logs go to $OUT (the device tool brings them back).
-#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|profile_prefill|decode|all] ...
+#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|profile_prefill|decode|attn|ncu_attn|all] ...
 set -uo pipefail
 OUT=${OUT:-/tmp/corvid-out}
 mkdir -p "$OUT"
@@ -69,6 +69,32 @@ run_decode() {
     tee -a "$OUT/decode.log" | grep -A20 "^ batch"
 }
 
+# Decode attention kernels alone under each CORVID_DECODE_ATTN / CORVID_DECODE_STAGES setting
+# (the per-split kernel, the persistent one with 2/3 stages), then torch SDPA on the shapes.
+run_attn() {
+  local v
+  for v in ${ATTN_VARIANTS:-split stream:2 stream:3}; do
+    CORVID_DECODE_ATTN=${v%%:*} CORVID_DECODE_STAGES=${v#*:} timeout 120 \
+      "$pack/bin/corvid-bench" --model=false --attention_out "$OUT/attn_${v/:/}.txt" > "$OUT/attn_${v/:/}.log" 2>&1
+    echo "== attention $v (rc $?)"; grep decode "$OUT/attn_${v/:/}.txt"
+  done
+  timeout 120 python3 "$pack/attention_ref.py" "$OUT/attn_split.txt" 2>&1 | tee -a "$OUT/attn_ref.log"
+}
+
+# Nsight Compute stall profile of one decode attention launch at 32x640 (the attention
+# benchmark's 6th launch of that case) for the per-split and the persistent kernel.
+run_ncu_attn() {
+  local v ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -n 1)
+  for v in split stream; do
+    CORVID_DECODE_ATTN=$v timeout 120 "$ncu" --clock-control none -k regex:'DecodeAttention(Stream|Mma)' \
+      --launch-skip "${NCU_SKIP:-38}" --launch-count 1 --section SpeedOfLight --section Occupancy \
+      --section LaunchStats --section WarpStateStats --section MemoryWorkloadAnalysis \
+      "$pack/bin/corvid-bench" --model=false > "$OUT/ncu_attn_$v.log" 2>&1
+    echo "== ncu $v (rc $?)"
+    grep -E "Duration|Memory Throughput|DRAM Throughput|Registers Per|Achieved Occupancy|Theoretical Occupancy|Block Limit|Grid Size|Dynamic Shared|Stall|Warp Cycles Per Issued|L2 Hit|Mem Busy|Max Bandwidth" "$OUT/ncu_attn_$v.log" | head -40
+  done
+}
+
 run_hf() {
   PYTHONUNBUFFERED=1 timeout 500 python3 "$pack/hf_compare.py" "$pack" "$@" 2>&1 | tee "$OUT/hf.log"
 }
@@ -82,6 +108,8 @@ case "$what" in
   profile) run_profile "$@" ;;
   profile_prefill) run_profile_prefill "$@" ;;
   decode) run_decode "$@" ;;
+  attn) run_attn ;;
+  ncu_attn) run_ncu_attn ;;
   all) run_tests; run_bench; run_hf ;;
   *) echo "unknown stage $what"; exit 2 ;;
 esac
