@@ -8,9 +8,6 @@
 //
 // This is the general kernel (any head_dim from 8 to 256, any group); head_dim 64/128 with up
 // to 16 query heads per KV head go to the tensor-core kernel in decode_attention_mma.cu.
-#include <cstdlib>
-#include <cstring>
-
 #include "kernels/decode_attention_internal.cuh"
 
 namespace corvid::kernels {
@@ -245,17 +242,6 @@ KernelError LaunchTyped(const DecodeAttentionParams& p, int group, cudaStream_t 
   return LaunchCombine<T>(p, stream);
 }
 
-// The per-split tensor-core kernel unless CORVID_DECODE_ATTN=stream (the persistent kernel of
-// decode_attention_stream.cu: as fast at batch 32, slower at batch 1; kept for A/B timing, see
-// docs/perf.md). Read once per process.
-bool UseStreamKernel() {
-  static const bool stream = [] {
-    const char* env = std::getenv("CORVID_DECODE_ATTN");
-    return env != nullptr && std::strcmp(env, "stream") == 0;
-  }();
-  return stream;
-}
-
 }  // namespace
 
 bool DecodeAttentionSupports(int head_dim, int group) {
@@ -277,9 +263,7 @@ KernelError LaunchDecodeAttention(DataType dtype, const DecodeAttentionParams& p
   }
   if (p.max_splits > kMergeMaxSplits) return kKernelInvalidValue;
   if (DecodeAttentionMmaSupports(p.head_dim, group)) {
-    const KernelError err = UseStreamKernel()
-                                ? LaunchDecodeAttentionStream(dtype, p, group, AsStream(stream))
-                                : LaunchDecodeAttentionMma(dtype, p, group, AsStream(stream));
+    const KernelError err = LaunchDecodeAttentionMma(dtype, p, group, AsStream(stream));
     if (err != kKernelOk || p.max_splits == 1 || p.split_counters != nullptr) return err;
     return CORVID_DISPATCH_HALF(dtype, T, [&] { return LaunchCombine<T>(p, AsStream(stream)); });
   }

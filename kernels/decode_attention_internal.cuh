@@ -90,9 +90,6 @@ __device__ __forceinline__ void MergeIfLast(const DecodeAttentionParams& p, int 
 bool DecodeAttentionMmaSupports(int head_dim, int group);
 KernelError LaunchDecodeAttentionMma(DataType dtype, const DecodeAttentionParams& p, int group,
                                      cudaStream_t stream);
-// Same contract and bits as LaunchDecodeAttentionMma, persistent blocks (decode_attention_stream.cu).
-KernelError LaunchDecodeAttentionStream(DataType dtype, const DecodeAttentionParams& p, int group,
-                                        cudaStream_t stream);
 
 }  // namespace corvid::kernels
 

@@ -1,9 +1,9 @@
-// Building blocks of the tensor-core decode attention kernels (decode_attention_mma.cu: one
-// block per split; decode_attention_stream.cu: persistent blocks streaming a ring of tiles):
-// the 64-key K/V tile gather, one warp's online-softmax step on 16 keys, and the end of a split
-// (the four warps' states merged in warp order, the output or partials written, the splits of
-// a row merged by the last block to finish). Both kernels compute a split the same way, so a
-// row's bits do not depend on which kernel or which block ran it.
+// Building blocks of the tensor-core decode attention kernel (decode_attention_mma.cu, one
+// block per split): the 64-key K/V tile gather, one warp's online-softmax step on 16 keys, and
+// the end of a split (the four warps' states merged in warp order, the output or partials
+// written, the splits of a row merged by the last block to finish). A split is computed the
+// same way whichever block runs it, so a row's bits do not depend on the batch. (A persistent
+// kernel built from the same pieces was tried and removed: docs/perf.md, s3-attn.)
 #ifndef CORVID_KERNELS_DECODE_ATTENTION_TILE_CUH_
 #define CORVID_KERNELS_DECODE_ATTENTION_TILE_CUH_
 
@@ -42,8 +42,8 @@ __device__ __forceinline__ int InPage(int key, int bs) {
   return kPow2 ? key & (bs - 1) : key % bs;
 }
 
-// First half of LoadTile: the block-table entries of the thread's chunks (loads only; the
-// streaming kernel computes a tile while they are in flight).
+// First half of LoadTile: the block-table entries of the thread's chunks (loads only, so they
+// can be issued early and be in flight while other work runs).
 template <int D, bool kPow2>
 __device__ __forceinline__ void GatherBlocks(int32_t (&blk)[TileIters<D>()],
                                              const DecodeAttentionParams& p,

@@ -69,24 +69,19 @@ run_decode() {
     tee -a "$OUT/decode.log" | grep -A20 "^ batch"
 }
 
-# Decode attention kernels alone under each CORVID_DECODE_ATTN / CORVID_DECODE_STAGES setting
-# (the per-split kernel, the persistent one with 2/3 stages), then torch SDPA on the shapes.
+# The attention kernels alone (no model), then torch SDPA on the same shapes.
 run_attn() {
-  local v
-  for v in ${ATTN_VARIANTS:-split stream:2 stream:3}; do
-    CORVID_DECODE_ATTN=${v%%:*} CORVID_DECODE_STAGES=${v#*:} timeout 120 \
-      "$pack/bin/corvid-bench" --model=false --attention_out "$OUT/attn_${v/:/}.txt" > "$OUT/attn_${v/:/}.log" 2>&1
-    echo "== attention $v (rc $?)"; grep decode "$OUT/attn_${v/:/}.txt"
-  done
-  timeout 120 python3 "$pack/attention_ref.py" "$OUT/attn_split.txt" 2>&1 | tee -a "$OUT/attn_ref.log"
+  timeout 120 "$pack/bin/corvid-bench" --model=false --attention_out "$OUT/attn.txt" > "$OUT/attn.log" 2>&1
+  echo "== attention (rc $?)"; grep -E "decode|prefill" "$OUT/attn.txt"
+  timeout 120 python3 "$pack/attention_ref.py" "$OUT/attn.txt" 2>&1 | tee -a "$OUT/attn_ref.log"
 }
 
 # Nsight Compute stall profile of one decode attention launch at 32x640 (the attention
-# benchmark's 6th launch of that case) for the per-split and the persistent kernel.
+# benchmark's 6th launch of that case).
 run_ncu_attn() {
   local v ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -n 1)
-  for v in split stream; do
-    CORVID_DECODE_ATTN=$v timeout 120 "$ncu" --clock-control none -k regex:'DecodeAttention(Stream|Mma)' \
+  for v in mma; do
+    timeout 120 "$ncu" --clock-control none -k regex:'DecodeAttentionMma' \
       --launch-skip "${NCU_SKIP:-38}" --launch-count 1 --section SpeedOfLight --section Occupancy \
       --section LaunchStats --section WarpStateStats --section MemoryWorkloadAnalysis \
       "$pack/bin/corvid-bench" --model=false > "$OUT/ncu_attn_$v.log" 2>&1
