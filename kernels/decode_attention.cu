@@ -177,19 +177,7 @@ __global__ void __launch_bounds__(kThreads)
     float sum = 0.0f;
 #pragma unroll 4
     for (int rr = 0; rr < kRpi; ++rr) sum += s_red[rr][g][d];
-    if (num_splits == 1) {
-      const int64_t out_row = static_cast<int64_t>(token) * p.num_heads + head0 + g;
-      const float l = s_l[g];
-      static_cast<T*>(p.out)[out_row * D + d] = FromFloat<T>(l > 0.0f ? sum / l : 0.0f);
-    } else {
-      const int64_t head_row = static_cast<int64_t>(row) * p.num_heads + head0 + g;
-      const int64_t part = head_row * p.max_splits + split;
-      p.partial_out[part * D + d] = sum;
-      if (d == 0) {
-        p.partial_ml[part * 2] = s_m[g];
-        p.partial_ml[part * 2 + 1] = s_l[g];
-      }
-    }
+    StoreSplitResult<T, D>(p, row, token, head0, g, d, split, num_splits, sum, s_m[g], s_l[g]);
   }
 }
 

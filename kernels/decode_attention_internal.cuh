@@ -13,6 +13,27 @@ namespace corvid::kernels {
 constexpr int kMergeMaxHeads = 16;
 constexpr int kMergeMaxSplits = 32;
 
+// Writes element d (of D = head_dim) of head head0 + g of one split's result: the normalised output when the row
+// has a single split, else the unnormalised sum `num` and (once per head) its max `m` and sum of
+// weights `l` into the partial buffers that MergeSplits reads.
+template <typename T, int D>
+__device__ __forceinline__ void StoreSplitResult(const DecodeAttentionParams& p, int row,
+                                                 int token, int head0, int g, int d, int split,
+                                                 int num_splits, float num, float m, float l) {
+  if (num_splits == 1) {
+    const int64_t out_row = static_cast<int64_t>(token) * p.num_heads + head0 + g;
+    static_cast<T*>(p.out)[out_row * D + d] = FromFloat<T>(l > 0.0f ? num / l : 0.0f);
+    return;
+  }
+  const int64_t head_row = static_cast<int64_t>(row) * p.num_heads + head0 + g;
+  const int64_t part = head_row * p.max_splits + split;
+  p.partial_out[part * D + d] = num;
+  if (d == 0) {
+    p.partial_ml[part * 2] = m;
+    p.partial_ml[part * 2 + 1] = l;
+  }
+}
+
 // Merges the splits of heads [head0, head0 + nheads) of one row: weights exp2(m_s - M) on each
 // split's unnormalised sum, splits in increasing order (so the bits never depend on which block
 // finished last; splits with no keys or a weight that underflows to 0 add nothing). Every load

@@ -243,18 +243,7 @@ __device__ __forceinline__ void FinishSplit(WarpState<D>& st, float* s_o,
     const int g = idx / D, d = idx % D;
     float m, l;
     const float num = MergeWarps<D>(s_o, s_m, s_l, g, d, &m, &l);
-    if (num_splits == 1) {
-      const int64_t out_row = static_cast<int64_t>(token) * p.num_heads + head0 + g;
-      static_cast<T*>(p.out)[out_row * D + d] = FromFloat<T>(l > 0.0f ? num / l : 0.0f);
-    } else {
-      const int64_t head_row = static_cast<int64_t>(row) * p.num_heads + head0 + g;
-      const int64_t part = head_row * p.max_splits + split;
-      p.partial_out[part * D + d] = num;
-      if (d == 0) {
-        p.partial_ml[part * 2] = m;
-        p.partial_ml[part * 2 + 1] = l;
-      }
-    }
+    StoreSplitResult<T, D>(p, row, token, head0, g, d, split, num_splits, num, m, l);
   }
   if (num_splits > 1 && p.split_counters != nullptr) {
     MergeIfLast<T>(p, row, token, head0, group, num_splits, row * p.kv.num_kv_heads + kvh);
