@@ -1,4 +1,4 @@
-// Tensor-core and async-copy building blocks (sm_80+ PTX) for the attention kernels.
+// Tensor-core and async-copy building blocks (sm_80+ PTX) for the attention and GEMM kernels.
 #ifndef CORVID_KERNELS_MMA_UTILS_CUH_
 #define CORVID_KERNELS_MMA_UTILS_CUH_
 
@@ -24,6 +24,11 @@ __device__ __forceinline__ void CpAsyncWait() {
 __device__ __forceinline__ void LdMatrixX4(uint32_t r[4], const void* smem) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(SmemAddr(smem)));
+}
+__device__ __forceinline__ void LdMatrixX2(uint32_t r[2], const void* smem) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n"
+               : "=r"(r[0]), "=r"(r[1])
                : "r"(SmemAddr(smem)));
 }
 __device__ __forceinline__ void LdMatrixX4Trans(uint32_t r[4], const void* smem) {

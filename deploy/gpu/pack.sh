@@ -21,10 +21,9 @@ mkdir -p "$stage/bin" "$stage/lib" "$stage/models"
 for t in $tests; do cp build/default/tests/gpu/$t "$stage/bin/"; done
 cp build/default/tools/bench/corvid-bench build/default/tools/cuda_generate/corvid-cuda-generate \
    build/default/tools/make_checkpoint/corvid-make-checkpoint "$stage/bin/"
-mkdir -p "$stage/debug" && cp build/default/tests/gpu/gpu_cuda_backend_test "$stage/debug/"
 strip "$stage"/bin/*
 # Shared libraries the GPU machine lacks (it has glibc, libstdc++ and CUDA of its own).
-ldd "$stage"/bin/* "$stage"/debug/* | awk '/=> \// {print $3}' | sort -u |
+ldd "$stage"/bin/* | awk '/=> \// {print $3}' | sort -u |
   grep -Ev '/(libc|libm|libdl|librt|libpthread|ld-linux[^/]*|libstdc\+\+|libgcc_s|libcuda|libcudart|libcublas|libcublasLt)\.so' |
   while read -r lib; do cp -L "$lib" "$stage/lib/"; done
 for m in stories260K-bf16 stories260K-f16; do cp -r "$models/$m" "$stage/models/"; done
