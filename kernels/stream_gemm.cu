@@ -21,9 +21,9 @@ struct Config {
 // Fewer warps per block spread a small n over more SMs (at m = 1 the work is the weight rows);
 // more warps share one copy of the activation rows (at larger m that traffic grows).
 constexpr Config kConfigs[] = {
-    {1, 128, 4, "stream:W1/K128/S4"}, {1, 128, 8, "stream:W1/K128/S8"},
-    {2, 128, 6, "stream:W2/K128/S6"}, {4, 64, 6, "stream:W4/K64/S6"},
-    {4, 128, 4, "stream:W4/K128/S4"}, {8, 64, 4, "stream:W8/K64/S4"},
+    {1, 128, 6, "stream:W1/K128/S6"}, {1, 128, 8, "stream:W1/K128/S8"},
+    {2, 128, 6, "stream:W2/K128/S6"}, {2, 128, 8, "stream:W2/K128/S8"},
+    {4, 128, 4, "stream:W4/K128/S4"}, {4, 128, 6, "stream:W4/K128/S6"},
 };
 constexpr int kNumConfigs = sizeof(kConfigs) / sizeof(kConfigs[0]);
 
@@ -94,6 +94,45 @@ struct Ring {
   }
 };
 
+// kSteps steps of 16 k values of one stage, in increasing k, for every activation-row tile:
+// the fragments of every step are loaded before the first mma, so the only serial chain is
+// the accumulation itself (which must stay in this order: see stream_gemm.h).
+template <typename T, int kSteps, int kS, int kMt>
+__device__ __forceinline__ void StageMma(float (&acc)[kMt][4], const T* sw, const T* sx,
+                                         int lane, int m) {
+  uint32_t a[kSteps][4];
+#pragma unroll
+  for (int kk = 0; kk < kSteps; ++kk) {
+    LdMatrixX4(a[kk], sw + (lane & 15) * kS + kk * 16 + (lane >> 4) * 8);
+  }
+  if constexpr (kMt == 1) {
+    uint32_t b[kSteps][2];
+#pragma unroll
+    for (int kk = 0; kk < kSteps; ++kk) {
+      LdMatrixX2(b[kk], sx + (lane & 7) * kS + kk * 16 + ((lane >> 3) & 1) * 8);
+    }
+#pragma unroll
+    for (int kk = 0; kk < kSteps; ++kk) Mma16816<T>(acc[0], a[kk], b[kk][0], b[kk][1]);
+  } else {
+#pragma unroll
+    for (int mt = 0; mt < kMt; mt += 2) {
+      if (mt * 8 < m) {  // a tile pair past m would only multiply zeros
+        uint32_t b[kSteps][4];
+#pragma unroll
+        for (int kk = 0; kk < kSteps; ++kk) {
+          LdMatrixX4(b[kk], sx + (mt * 8 + ((lane >> 4) << 3) + (lane & 7)) * kS + kk * 16 +
+                                ((lane >> 3) & 1) * 8);
+        }
+#pragma unroll
+        for (int kk = 0; kk < kSteps; ++kk) {
+          Mma16816<T>(acc[mt], a[kk], b[kk][0], b[kk][1]);
+          Mma16816<T>(acc[mt + 1], a[kk], b[kk][2], b[kk][3]);
+        }
+      }
+    }
+  }
+}
+
 template <typename T, bool kF32Out, int kWarps, int kKc, int kStages, int kMt>
 __global__ void __launch_bounds__(kWarps * 32)
     StreamGemmKernel(const T* __restrict__ x, int lda, const T* __restrict__ w, int ldw,
@@ -140,26 +179,11 @@ __global__ void __launch_bounds__(kWarps * 32)
     CpAsyncCommit();
     const T* sw = ring.Weights(s) + warp * 16 * kS;
     const T* sx = ring.Acts(s);
-    const int steps = min(kKc, k - s * kKc) / 16;
-#pragma unroll
-    for (int kk = 0; kk < kKc / 16; ++kk) {
-      if (kk >= steps) break;
-      uint32_t a[4];
-      LdMatrixX4(a, sw + (lane & 15) * kS + kk * 16 + (lane >> 4) * 8);
-      if constexpr (kMt == 1) {
-        uint32_t b[2];
-        LdMatrixX2(b, sx + (lane & 7) * kS + kk * 16 + ((lane >> 3) & 1) * 8);
-        Mma16816<T>(acc[0], a, b[0], b[1]);
-      } else {
-#pragma unroll
-        for (int mt = 0; mt < kMt; mt += 2) {
-          if (mt * 8 >= m) break;
-          uint32_t b[4];
-          LdMatrixX4(b, sx + (mt * 8 + ((lane >> 4) << 3) + (lane & 7)) * kS + kk * 16 +
-                            ((lane >> 3) & 1) * 8);
-          Mma16816<T>(acc[mt], a, b[0], b[1]);
-          if ((mt + 1) * 8 < m) Mma16816<T>(acc[mt + 1], a, b[2], b[3]);
-        }
+    if (s * kKc + kKc <= k) {
+      StageMma<T, kKc / 16, kS, kMt>(acc, sw, sx, lane, m);
+    } else {  // the last stage of a k that is not a multiple of the stage
+      for (int kk = 0; kk < (k - s * kKc) / 16; ++kk) {
+        StageMma<T, 1, kS, kMt>(acc, sw + kk * 16, sx + kk * 16, lane, m);
       }
     }
   }
