@@ -10,6 +10,7 @@
 #include "kernels/mma_utils.cuh"
 #include "kernels/pdl.cuh"
 #include "kernels/stream_gemm.h"
+#include "kernels/stream_gemm_wgmma.h"
 
 namespace corvid::kernels {
 namespace {
@@ -21,9 +22,9 @@ struct Config {
 // Fewer warps per block spread a small n over more SMs (at m = 1 the work is the weight rows);
 // more warps share one copy of the activation rows (at larger m that traffic grows).
 constexpr Config kConfigs[] = {
-    {1, 128, 6, "stream:W1/K128/S6"}, {1, 128, 8, "stream:W1/K128/S8"},
-    {2, 128, 6, "stream:W2/K128/S6"}, {2, 128, 8, "stream:W2/K128/S8"},
-    {4, 128, 4, "stream:W4/K128/S4"}, {4, 128, 6, "stream:W4/K128/S6"},
+    {1, 128, 6, "stream:W1/K128/S6"},
+    {2, 128, 6, "stream:W2/K128/S6"},
+    {4, 128, 4, "stream:W4/K128/S4"},
 };
 constexpr int kNumConfigs = sizeof(kConfigs) / sizeof(kConfigs[0]);
 
@@ -237,14 +238,11 @@ KernelError LaunchConfig(const T* x, int lda, const T* w, int ldw, void* y, int 
 template <typename T, bool kF32Out>
 KernelError LaunchTyped(int config, const T* x, int lda, const T* w, int ldw, void* y, int m,
                         int n, int k, cudaStream_t s) {
-  static_assert(kNumConfigs == 6, "one case per configuration");
+  static_assert(kNumConfigs == 3, "one case per configuration");
   switch (config) {
     case 0: return LaunchConfig<T, kF32Out, 0>(x, lda, w, ldw, y, m, n, k, s);
     case 1: return LaunchConfig<T, kF32Out, 1>(x, lda, w, ldw, y, m, n, k, s);
-    case 2: return LaunchConfig<T, kF32Out, 2>(x, lda, w, ldw, y, m, n, k, s);
-    case 3: return LaunchConfig<T, kF32Out, 3>(x, lda, w, ldw, y, m, n, k, s);
-    case 4: return LaunchConfig<T, kF32Out, 4>(x, lda, w, ldw, y, m, n, k, s);
-    default: return LaunchConfig<T, kF32Out, 5>(x, lda, w, ldw, y, m, n, k, s);
+    default: return LaunchConfig<T, kF32Out, 2>(x, lda, w, ldw, y, m, n, k, s);
   }
 }
 
@@ -265,15 +263,18 @@ size_t MaxSmemPerBlock() {
 
 }  // namespace
 
-int NumStreamGemmConfigs() { return kNumConfigs; }
+// Configurations 0 .. kNumConfigs - 1 are the mma.sync kernel above, the rest the wgmma one.
+int NumStreamGemmConfigs() { return kNumConfigs + stream_wgmma::NumConfigs(); }
 
 const char* StreamGemmConfigName(int config) {
-  return config >= 0 && config < kNumConfigs ? kConfigs[config].name : "stream:?";
+  if (config >= kNumConfigs) return stream_wgmma::ConfigName(config - kNumConfigs);
+  return config >= 0 ? kConfigs[config].name : "stream:?";
 }
 
 bool StreamGemmSupports(int config, int m, int k, int lda, int ldw) {
-  if (config < 0 || config >= kNumConfigs || m < 1 || m > kStreamGemmMaxRows || k < 16 ||
-      k % 16 != 0 || lda % 8 != 0 || ldw % 8 != 0) {
+  if (config >= kNumConfigs) return stream_wgmma::Supports(config - kNumConfigs, m, k, lda, ldw);
+  if (config < 0 || m < 1 || m > kStreamGemmMaxRows || k < 16 || k % 16 != 0 || lda % 8 != 0 ||
+      ldw % 8 != 0) {
     return false;
   }
   const Config& c = kConfigs[config];
@@ -283,6 +284,10 @@ bool StreamGemmSupports(int config, int m, int k, int lda, int ldw) {
 KernelError LaunchStreamGemm(int config, DataType dtype, const void* x, int lda, const void* w,
                              int ldw, void* y, bool y_is_f32, int m, int n, int k,
                              StreamHandle stream) {
+  if (config >= kNumConfigs) {
+    return stream_wgmma::Launch(config - kNumConfigs, dtype, x, lda, w, ldw, y, y_is_f32, m, n, k,
+                                stream);
+  }
   if (n == 0) return kKernelOk;
   if (n < 0 || !StreamGemmSupports(config, m, k, lda, ldw)) return kKernelInvalidValue;
   return CORVID_DISPATCH_HALF(dtype, T, [&] {
