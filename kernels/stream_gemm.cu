@@ -9,6 +9,7 @@
 
 #include "kernels/mma_utils.cuh"
 #include "kernels/pdl.cuh"
+#include "kernels/stream_copy.cuh"
 #include "kernels/stream_gemm.h"
 #include "kernels/stream_gemm_wgmma.h"
 
@@ -56,21 +57,6 @@ struct Ring {
 
   __device__ T* Weights(int stage) const { return smem + (stage % kStages) * kStageElems; }
   __device__ T* Acts(int stage) const { return Weights(stage) + kWRows * kS; }
-
-  // The block's weight rows over stage `stage`'s k range (rows past n and k read as zero).
-  __device__ void LoadWeights(const T* w, int ldw, int stage) const {
-    T* dst = Weights(stage);
-    const int k0 = stage * kKc;
-#pragma unroll
-    for (int i = 0; i < kWRows * kChunks / kThreads; ++i) {
-      const int idx = tid + i * kThreads;
-      const int r = idx / kChunks, c = idx % kChunks;
-      const int row = n0 + r, col = k0 + c * 8;
-      const bool ok = row < n && col < k;
-      CpAsync16(dst + r * kS + c * 8, ok ? w + static_cast<int64_t>(row) * ldw + col : w,
-                ok ? 16 : 0);
-    }
-  }
 
   __device__ void LoadActs(const T* x, int lda, int stage) const {
     T* dst = Acts(stage);
@@ -144,6 +130,9 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const R ring{reinterpret_cast<T*>(smem_raw), tid, static_cast<int>(blockIdx.x) * R::kWRows,
                m, n, k};
+  const WeightCopier<T, R::kWRows, R::kThreads, kKc, kS> wcopy(w, ldw, ring.n0, n,
+                                                               ring.Weights(0), tid);
+  constexpr uint32_t kStageBytes = R::kStageElems * sizeof(T);
   const int num_stages = (k + kKc - 1) / kKc;
 
   // Weights do not depend on the kernel before this one: their first stages are requested
@@ -151,7 +140,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   ring.ZeroUnusedActs();
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
-    if (s < num_stages) ring.LoadWeights(w, ldw, s);
+    if (s < num_stages) wcopy.Issue(s * kStageBytes, s * kKc, k);
     CpAsyncCommit();
   }
   WaitForPrimary();
@@ -174,7 +163,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     __syncthreads();  // also: every warp is done with the buffer refilled next
     const int next = s + kStages - 1;
     if (next < num_stages) {
-      ring.LoadWeights(w, ldw, next);
+      wcopy.Issue((next % kStages) * kStageBytes, next * kKc, k);
       ring.LoadActs(x, lda, next);
     }
     CpAsyncCommit();

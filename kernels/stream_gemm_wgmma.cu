@@ -17,6 +17,7 @@
 
 #include "kernels/mma_utils.cuh"
 #include "kernels/pdl.cuh"
+#include "kernels/stream_copy.cuh"
 #include "kernels/stream_gemm_wgmma.h"
 
 namespace corvid::kernels::stream_wgmma {
@@ -144,19 +145,6 @@ struct Ring {
   __device__ T* Weights(int s) const { return smem + (s % kStages) * kStageElems; }
   __device__ T* Acts(int s) const { return Weights(s) + kWElems; }
 
-  __device__ void LoadWeights(const T* w, int ldw, int s) const {
-    T* dst = Weights(s);
-    const int k0 = s * kKc;
-#pragma unroll
-    for (int i = 0; i < kRows * kChunks / kThreads; ++i) {
-      const int idx = tid + i * kThreads;
-      const int r = idx / kChunks, c = idx % kChunks;
-      const int row = n0 + r, col = k0 + c * 8;
-      const bool ok = row < n && col < k;
-      CpAsync16(dst + r * kWs + c * 8, ok ? w + static_cast<int64_t>(row) * ldw + col : w,
-                ok ? 16 : 0);
-    }
-  }
   __device__ void LoadActs(const T* x, int lda, int s) const {
     T* dst = Acts(s);
     const int k0 = s * kKc;
@@ -213,12 +201,15 @@ __global__ void __launch_bounds__(kThreads)
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const R ring{reinterpret_cast<T*>(smem_raw), tid, static_cast<int>(blockIdx.x) * kRows, m, n,
                k};
+  const WeightCopier<T, kRows, kThreads, kKc, R::kWs> wcopy(w, ldw, ring.n0, n, ring.Weights(0),
+                                                            tid);
+  constexpr uint32_t kStageBytes = R::kStageElems * sizeof(T);
   const int num_stages = (k + kKc - 1) / kKc;
 
   ring.ZeroUnusedActs();
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
-    if (s < num_stages) ring.LoadWeights(w, ldw, s);
+    if (s < num_stages) wcopy.Issue(s * kStageBytes, s * kKc, k);
     CpAsyncCommit();
   }
   WaitForPrimary();  // x is written by the kernel before this one
@@ -241,7 +232,7 @@ __global__ void __launch_bounds__(kThreads)
     __syncthreads();  // stage s visible to every warp; the buffer refilled next is free
     const int next = s + kStages - 1;
     if (next < num_stages) {
-      ring.LoadWeights(w, ldw, next);
+      wcopy.Issue((next % kStages) * kStageBytes, next * kKc, k);
       ring.LoadActs(x, lda, next);
     }
     CpAsyncCommit();
