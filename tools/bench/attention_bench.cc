@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
 #include <random>
 
@@ -20,7 +21,7 @@ constexpr int kHeads = 32, kKvHeads = 8, kHeadDim = 128, kBlock = 16;
 constexpr kernels::DataType kType = kernels::DataType::kBF16;
 
 struct Setup {
-  cuda::DeviceBuffer k, v, q, out, indptr, ids, qo, ctx, tiles, partial, ml;
+  cuda::DeviceBuffer k, v, q, out, indptr, ids, qo, ctx, tiles, partial, ml, counters;
   std::vector<int32_t> h_tiles;
 };
 
@@ -65,6 +66,8 @@ absl::Status Prepare(int batch, int len, int q_rows, bool prefill, int tile, Set
                                    4 * kernels::DecodePartialOutFloats(q_rows, kHeads, cap, kHeadDim)));
   ASSIGN_OR_RETURN(s->ml, cuda::DeviceBuffer::Allocate(
                               4 * kernels::DecodePartialMlFloats(q_rows, kHeads, cap)));
+  ASSIGN_OR_RETURN(s->counters, cuda::DeviceBuffer::Allocate(size_t(q_rows) * kKvHeads * 4));
+  CUDA_RETURN_IF_ERROR(cudaMemset(s->counters.data(), 0, s->counters.size()));
   return absl::OkStatus();
 }
 
@@ -126,6 +129,13 @@ absl::Status TimeDecode(AttentionCase* c) {
   p.max_splits = kernels::DecodeSplits(c->len, 128, 16);
   p.partial_out = s.partial.as<float>();
   p.partial_ml = s.ml.as<float>();
+  // As the engine runs it: splits merged inside the launch, older keys read before the wait
+  // (CORVID_BENCH_DECODE_COMBINE=1: the separate merge kernel, as figures before s4-attn).
+  const char* combine = std::getenv("CORVID_BENCH_DECODE_COMBINE");
+  if (combine == nullptr || std::string(combine) != "1") {
+    p.split_counters = s.counters.as<int>();
+    p.prefetch_kv = 1;
+  }
   p.num_rows = c->batch;
   p.num_heads = kHeads;
   p.head_dim = kHeadDim;
