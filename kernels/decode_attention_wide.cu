@@ -284,7 +284,7 @@ __global__ void __launch_bounds__(kThreads, 3)
   const int ctx = p.row_ctx[row];
   const int num_splits = DecodeSplits(ctx, p.split_tokens, p.split_cap);
   if (split >= num_splits) return;
-  const int per_split = (ctx + num_splits - 1) / num_splits;
+  const int per_split = DecodeSplitKeys(ctx, p.split_tokens, p.split_cap);
   const int begin = split * per_split, end = min(ctx, begin + per_split);
   const int seq = p.row_seq ? p.row_seq[row] : row;
   const int token = p.row_token ? p.row_token[row] : row;

@@ -8,6 +8,8 @@
 #include <numeric>
 #include <random>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/device_memory.h"
 #include "kernels/elementwise.h"
@@ -116,7 +118,7 @@ absl::StatusOr<double> TimePrefill(const AttentionCase& c, int variant) {
   });
 }
 
-absl::Status TimeDecode(AttentionCase* c) {
+absl::Status TimeDecode(AttentionCase* c, int split_tokens) {
   Setup s;
   RETURN_IF_ERROR(Prepare(c->batch, c->len, c->batch, false, 1, &s));
   kernels::DecodeAttentionParams p;
@@ -124,9 +126,9 @@ absl::Status TimeDecode(AttentionCase* c) {
   p.out = s.out.data();
   p.kv = {s.k.data(), s.v.data(), s.indptr.as<int32_t>(), s.ids.as<int32_t>(), kKvHeads, kBlock};
   p.row_ctx = s.ctx.as<int32_t>();
-  p.split_tokens = 128;
+  p.split_tokens = split_tokens;
   p.split_cap = 16;
-  p.max_splits = kernels::DecodeSplits(c->len, 128, 16);
+  p.max_splits = kernels::DecodeSplits(c->len, split_tokens, 16);
   p.partial_out = s.partial.as<float>();
   p.partial_ml = s.ml.as<float>();
   // As the engine runs it: splits merged inside the launch, older keys read before the wait
@@ -159,9 +161,25 @@ absl::Status TimeAttention(std::vector<AttentionCase>* cases) {
     if (c.kind == "prefill") {
       ASSIGN_OR_RETURN(c.micros, TimePrefill(c, -1));
     } else {
-      RETURN_IF_ERROR(TimeDecode(&c));
+      RETURN_IF_ERROR(TimeDecode(&c, 128));
     }
   }
+  // CORVID_BENCH_SPLIT_TOKENS="64 256": the decode cases again with other split lengths
+  // (kind "decode/sN"), for choosing the engine's split_tokens.
+  const char* env = std::getenv("CORVID_BENCH_SPLIT_TOKENS");
+  std::vector<AttentionCase> extra;
+  for (absl::string_view tok : absl::StrSplit(env ? env : "", ' ', absl::SkipEmpty())) {
+    int split = 0;
+    if (!absl::SimpleAtoi(tok, &split) || split <= 0) continue;
+    for (const AttentionCase& c : *cases) {
+      if (c.kind != "decode") continue;
+      AttentionCase vc = c;
+      vc.kind = "decode/s" + std::string(tok);
+      RETURN_IF_ERROR(TimeDecode(&vc, split));
+      extra.push_back(vc);
+    }
+  }
+  cases->insert(cases->end(), extra.begin(), extra.end());
   return absl::OkStatus();
 }
 
