@@ -55,45 +55,63 @@ __device__ __forceinline__ int InPage(int key, int bs) {
   return kPow2 ? key & (bs - 1) : key % bs;
 }
 
-// Keys [k0, k0 + kTile) of KV head kvh (zero-filled at and past `end`, `skip` left out) into one
-// stage. A thread's block-table reads are all issued before its copies: one table round trip
-// and one KV round trip per tile.
-template <typename T, int D, bool kPow2>
-__device__ __forceinline__ void LoadTileImpl(T* s_k, T* s_v, const DecodeAttentionParams& p,
-                                             const int32_t* blocks, int kvh, int k0, int end,
-                                             int skip) {
+// kNt consecutive tiles from key k0 of KV head kvh into consecutive stages (zero-filled at and
+// past `end`, `skip` left out). A thread's block-table reads for all of them are issued before
+// its copies: one table round trip and one KV round trip, however many tiles.
+template <typename T, int D, bool kPow2, int kNt>
+__device__ __forceinline__ void LoadTilesImpl(T* s_k, T* s_v, const DecodeAttentionParams& p,
+                                              const int32_t* blocks, int kvh, int k0, int end,
+                                              int skip) {
   constexpr int kChunks = D / 8, kIters = kTile * kChunks / kThreads;
   const int bs = p.kv.block_size, shift = 31 - __clz(bs);
-  int32_t blk[kIters];
+  int32_t blk[kNt][kIters];
 #pragma unroll
-  for (int i = 0; i < kIters; ++i) {
-    const int key = k0 + (threadIdx.x + i * kThreads) / kChunks;
-    blk[i] = key < end ? __ldg(blocks + PageOf<kPow2>(key, bs, shift)) : 0;
+  for (int n = 0; n < kNt; ++n) {
+#pragma unroll
+    for (int i = 0; i < kIters; ++i) {
+      const int key = k0 + n * kTile + (threadIdx.x + i * kThreads) / kChunks;
+      blk[n][i] = key < end ? __ldg(blocks + PageOf<kPow2>(key, bs, shift)) : 0;
+    }
   }
   const T* kc = static_cast<const T*>(p.kv.k_cache);
   const T* vc = static_cast<const T*>(p.kv.v_cache);
 #pragma unroll
-  for (int i = 0; i < kIters; ++i) {
-    const int idx = threadIdx.x + i * kThreads;
-    const int r = idx / kChunks, c = idx % kChunks, key = k0 + r;
-    const bool valid = key < end;
-    if (valid && key == skip) continue;
-    const int64_t off =
-        ((static_cast<int64_t>(blk[i]) * p.kv.num_kv_heads + kvh) * bs + InPage<kPow2>(key, bs)) *
-            D + c * 8;
-    CpAsync16(s_k + Swz<D>(r, c), valid ? kc + off : kc, valid ? 16 : 0);
-    CpAsync16(s_v + Swz<D>(r, c), valid ? vc + off : vc, valid ? 16 : 0);
+  for (int n = 0; n < kNt; ++n) {
+#pragma unroll
+    for (int i = 0; i < kIters; ++i) {
+      const int idx = threadIdx.x + i * kThreads;
+      const int r = idx / kChunks, c = idx % kChunks, key = k0 + n * kTile + r;
+      const bool valid = key < end;
+      if (valid && key == skip) continue;
+      const int64_t off = ((static_cast<int64_t>(blk[n][i]) * p.kv.num_kv_heads + kvh) * bs +
+                           InPage<kPow2>(key, bs)) * D + c * 8;
+      const int at = n * kTile * D + Swz<D>(r, c);
+      CpAsync16(s_k + at, valid ? kc + off : kc, valid ? 16 : 0);
+      CpAsync16(s_v + at, valid ? vc + off : vc, valid ? 16 : 0);
+    }
   }
 }
 
-template <typename T, int D>
-__device__ __forceinline__ void LoadTile(T* s_k, T* s_v, const DecodeAttentionParams& p,
-                                         const int32_t* blocks, int kvh, int k0, int end,
-                                         int skip = -1) {
+template <typename T, int D, int kNt = 1>
+__device__ __forceinline__ void LoadTiles(T* s_k, T* s_v, const DecodeAttentionParams& p,
+                                          const int32_t* blocks, int kvh, int k0, int end,
+                                          int skip = -1) {
   if ((p.kv.block_size & (p.kv.block_size - 1)) == 0) {
-    LoadTileImpl<T, D, true>(s_k, s_v, p, blocks, kvh, k0, end, skip);
+    LoadTilesImpl<T, D, true, kNt>(s_k, s_v, p, blocks, kvh, k0, end, skip);
   } else {
-    LoadTileImpl<T, D, false>(s_k, s_v, p, blocks, kvh, k0, end, skip);
+    LoadTilesImpl<T, D, false, kNt>(s_k, s_v, p, blocks, kvh, k0, end, skip);
+  }
+}
+
+// The first tiles of a split (one or two: the stages), from `begin`.
+template <typename T, int D>
+__device__ __forceinline__ void LoadFirstTiles(T* s_k, T* s_v, const DecodeAttentionParams& p,
+                                               const int32_t* blocks, int kvh, int begin,
+                                               int end, int num_tiles, int skip) {
+  if (num_tiles > 1) {
+    LoadTiles<T, D, 2>(s_k, s_v, p, blocks, kvh, begin, end, skip);
+  } else if (num_tiles == 1) {
+    LoadTiles<T, D, 1>(s_k, s_v, p, blocks, kvh, begin, end, skip);
   }
 }
 
@@ -297,12 +315,7 @@ __global__ void __launch_bounds__(kThreads, 3)
   // two tiles, all but that key, are in flight before waiting for it (pdl.cuh).
   const bool early = p.prefetch_kv != 0;
   const int skip = early ? newest : -1;
-  if (early) {
-    if (num_tiles > 0) LoadTile<T, D>(s_k, s_v, p, blocks, kvh, begin, end, skip);
-    if (num_tiles > 1) {
-      LoadTile<T, D>(s_k + kTile * D, s_v + kTile * D, p, blocks, kvh, begin + kTile, end, skip);
-    }
-  }
+  if (early) LoadFirstTiles<T, D>(s_k, s_v, p, blocks, kvh, begin, end, num_tiles, skip);
   WaitForPrimary();
   const T* qg =
       static_cast<const T*>(p.q) + (static_cast<int64_t>(token) * p.num_heads + kvh * group) * D;
@@ -312,8 +325,7 @@ __global__ void __launch_bounds__(kThreads, 3)
     CpAsync16(smem + L::kQ + Swz<D>(r, c), valid ? qg + r * D + c * 8 : qg, valid ? 16 : 0);
   }
   if (!early) {
-    if (num_tiles > 0) LoadTile<T, D>(s_k, s_v, p, blocks, kvh, begin, end);
-    if (num_tiles > 1) LoadTile<T, D>(s_k + kTile * D, s_v + kTile * D, p, blocks, kvh, begin + kTile, end);
+    LoadFirstTiles<T, D>(s_k, s_v, p, blocks, kvh, begin, end, num_tiles, -1);
   } else if (newest >= begin && newest < end && newest < begin + 2 * kTile) {
     const int t = (newest - begin) / kTile;
     LoadKey<T, D>(s_k + t * kTile * D, s_v + t * kTile * D, p, blocks, kvh, begin + t * kTile,
@@ -330,8 +342,8 @@ __global__ void __launch_bounds__(kThreads, 3)
     __syncthreads();  // tile t landed; every warp is done with tile t - 1 and its stage
     if (t >= 1 && t + 1 < num_tiles) {
       const int nb = (t + 1) & 1;
-      LoadTile<T, D>(s_k + nb * kTile * D, s_v + nb * kTile * D, p, blocks, kvh,
-                     begin + (t + 1) * kTile, end);
+      LoadTiles<T, D>(s_k + nb * kTile * D, s_v + nb * kTile * D, p, blocks, kvh,
+                      begin + (t + 1) * kTile, end);
       CpAsyncCommit();
     }
     Tile<T, D>(smem, s_max, s_sum, t & 1, begin + t * kTile, end, scale_log2, st);

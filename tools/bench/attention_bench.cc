@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/device_memory.h"
+#include "engine/cuda/model_runner.h"
 #include "kernels/elementwise.h"
 #include "kernels/paged_attention.h"
 #include "kernels/prefill_variants.h"
@@ -21,6 +22,8 @@ namespace {
 
 constexpr int kHeads = 32, kKvHeads = 8, kHeadDim = 128, kBlock = 16;
 constexpr kernels::DataType kType = kernels::DataType::kBF16;
+// The CUDA backend's split length, so that the decode rows time what the engine runs.
+const int kEngineSplitTokens = cuda::RunnerShape{}.split_tokens;
 
 struct Setup {
   cuda::DeviceBuffer k, v, q, out, indptr, ids, qo, ctx, tiles, partial, ml, counters;
@@ -161,7 +164,7 @@ absl::Status TimeAttention(std::vector<AttentionCase>* cases) {
     if (c.kind == "prefill") {
       ASSIGN_OR_RETURN(c.micros, TimePrefill(c, -1));
     } else {
-      RETURN_IF_ERROR(TimeDecode(&c, 128));
+      RETURN_IF_ERROR(TimeDecode(&c, kEngineSplitTokens));
     }
   }
   // CORVID_BENCH_SPLIT_TOKENS="64 256": the decode cases again with other split lengths
