@@ -8,6 +8,9 @@
 //
 // This is the general kernel (any head_dim from 8 to 256, any group); head_dim 64/128 with up
 // to 16 query heads per KV head go to the tensor-core kernel in decode_attention_mma.cu.
+#include <cstdlib>
+#include <cstring>
+
 #include "kernels/decode_attention_internal.cuh"
 
 namespace corvid::kernels {
@@ -45,7 +48,7 @@ __global__ void __launch_bounds__(kThreads)
   const int ctx = p.row_ctx[row];
   const int num_splits = DecodeSplits(ctx, p.split_tokens, p.split_cap);
   if (split >= num_splits) return;
-  const int per_split = (ctx + num_splits - 1) / num_splits;
+  const int per_split = DecodeSplitKeys(ctx, p.split_tokens, p.split_cap);
   const int seq = p.row_seq ? p.row_seq[row] : row;
   const int token = p.row_token ? p.row_token[row] : row;
   const int begin = split * per_split;
@@ -230,6 +233,15 @@ KernelError LaunchTyped(const DecodeAttentionParams& p, int group, cudaStream_t 
   return LaunchCombine<T>(p, stream);
 }
 
+// CORVID_DECODE_ATTN=warp4 selects the 4-warp tensor-core kernel (A/B timing); read once.
+bool UseWideKernel() {
+  static const bool wide = [] {
+    const char* env = std::getenv("CORVID_DECODE_ATTN");
+    return env == nullptr || std::strcmp(env, "warp4") != 0;
+  }();
+  return wide;
+}
+
 }  // namespace
 
 bool DecodeAttentionSupports(int head_dim, int group) {
@@ -251,7 +263,9 @@ KernelError LaunchDecodeAttention(DataType dtype, const DecodeAttentionParams& p
   }
   if (p.max_splits > kMergeMaxSplits) return kKernelInvalidValue;
   if (DecodeAttentionMmaSupports(p.head_dim, group)) {
-    const KernelError err = LaunchDecodeAttentionMma(dtype, p, group, AsStream(stream));
+    const KernelError err = UseWideKernel()
+                                ? LaunchDecodeAttentionWide(dtype, p, group, AsStream(stream))
+                                : LaunchDecodeAttentionMma(dtype, p, group, AsStream(stream));
     if (err != kKernelOk || p.max_splits == 1 || p.split_counters != nullptr) return err;
     return CORVID_DISPATCH_HALF(dtype, T, [&] { return LaunchCombine<T>(p, AsStream(stream)); });
   }

@@ -10,7 +10,6 @@
 namespace corvid::kernels {
 
 // Limits of MergeSplits (checked at launch).
-constexpr int kMergeMaxHeads = 16;
 constexpr int kMergeMaxSplits = 32;
 
 // Writes element d (of D = head_dim) of head head0 + g of one split's result: the normalised output when the row
@@ -36,53 +35,86 @@ __device__ __forceinline__ void StoreSplitResult(const DecodeAttentionParams& p,
 
 // Merges the splits of heads [head0, head0 + nheads) of one row: weights exp2(m_s - M) on each
 // split's unnormalised sum, splits in increasing order (so the bits never depend on which block
-// finished last; splits with no keys or a weight that underflows to 0 add nothing). Every load
-// of a thread is issued before its first use: the merge costs two memory round trips, not one
-// per split. Partials are read through L2 (__ldcg): in the fused path other blocks of the same
-// launch wrote them. All threads of the block call it.
+// finished last; splits with no keys or a weight that underflows to 0 add nothing). Each thread
+// takes two adjacent dimensions of one head and issues all its loads at once (that head's (m, l)
+// of every split and its two columns of every split's sum): the merge costs one memory round
+// trip. Threads of one head compute the same weights the same way. Partials are read through L2
+// (__ldcg): in the fused path other blocks of the same launch wrote them. kMax only bounds the
+// unrolled loops (entries past num_splits add nothing), so every kMax gives the same bits.
+// Folds split s (weight w from its max m, sum of weights l, columns v) into the merge sums.
+__device__ __forceinline__ void MergeAdd(float m, float m_max, float l, float2 v, float* den,
+                                         float* n0, float* n1) {
+  const float w = m == -INFINITY ? 0.0f : exp2f(m - m_max);
+  if (w != 0.0f) {
+    *den = __fmaf_rn(w, l, *den);
+    *n0 = __fmaf_rn(w, v.x, *n0);
+    *n1 = __fmaf_rn(w, v.y, *n1);
+  }
+}
+
+template <typename T, int kMax>
+__device__ __forceinline__ void MergeSplitsUpTo(const DecodeAttentionParams& p, int row,
+                                                int token, int head0, int nheads,
+                                                int num_splits) {
+  const int d_all = p.head_dim, pairs = d_all / 2;
+  const int64_t head_row0 = static_cast<int64_t>(row) * p.num_heads + head0;
+  const float2* ml_all = reinterpret_cast<const float2*>(p.partial_ml);
+  for (int idx = threadIdx.x; idx < nheads * pairs; idx += blockDim.x) {
+    const int g = idx / pairs, d = (idx % pairs) * 2;
+    const int64_t base = (head_row0 + g) * p.max_splits;
+    auto col = [&](int s) {
+      return __ldcg(reinterpret_cast<const float2*>(p.partial_out + (base + s) * d_all + d));
+    };
+    float den = 0.0f, n0 = 0.0f, n1 = 0.0f;
+    if constexpr (kMax <= 8) {  // the usual case: everything in one round trip
+      float2 ml[kMax], v[kMax];
+#pragma unroll
+      for (int s = 0; s < kMax; ++s) {
+        ml[s] = s < num_splits ? __ldcg(ml_all + base + s) : make_float2(-INFINITY, 0.0f);
+        v[s] = s < num_splits ? col(s) : make_float2(0.0f, 0.0f);
+      }
+      float m_max = -INFINITY;
+#pragma unroll
+      for (int s = 0; s < kMax; ++s) m_max = fmaxf(m_max, ml[s].x);
+#pragma unroll
+      for (int s = 0; s < kMax; ++s) MergeAdd(ml[s].x, m_max, ml[s].y, v[s], &den, &n0, &n1);
+    } else {  // the maxima first, then the sums 8 splits at a time (fewer live registers)
+      float m[kMax];
+#pragma unroll
+      for (int s = 0; s < kMax; ++s) m[s] = s < num_splits ? __ldcg(&ml_all[base + s].x) : -INFINITY;
+      float m_max = -INFINITY;
+#pragma unroll
+      for (int s = 0; s < kMax; ++s) m_max = fmaxf(m_max, m[s]);
+#pragma unroll
+      for (int s0 = 0; s0 < kMax; s0 += 8) {
+        float l[8];
+        float2 v[8];
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          const bool in = s0 + j < num_splits;
+          l[j] = in ? __ldcg(&ml_all[base + s0 + j].y) : 0.0f;
+          v[j] = in ? col(s0 + j) : make_float2(0.0f, 0.0f);
+        }
+#pragma unroll
+        for (int j = 0; j < 8; ++j) MergeAdd(m[s0 + j], m_max, l[j], v[j], &den, &n0, &n1);
+      }
+    }
+    T* out = static_cast<T*>(p.out) +
+             (static_cast<int64_t>(token) * p.num_heads + head0 + g) * d_all + d;
+    out[0] = FromFloat<T>(den > 0.0f ? n0 / den : 0.0f);
+    out[1] = FromFloat<T>(den > 0.0f ? n1 / den : 0.0f);
+  }
+}
+
 template <typename T>
 __device__ __forceinline__ void MergeSplits(const DecodeAttentionParams& p, int row, int token,
                                             int head0, int nheads, int num_splits) {
-  __shared__ float s_w[kMergeMaxHeads][kMergeMaxSplits];
-  __shared__ float s_den[kMergeMaxHeads];
-  const int d_all = p.head_dim;
-  const int64_t head_row0 = static_cast<int64_t>(row) * p.num_heads + head0;
-  if (threadIdx.x < nheads) {
-    const int g = threadIdx.x;
-    const float* ml = p.partial_ml + (head_row0 + g) * p.max_splits * 2;
-    float m[kMergeMaxSplits], l[kMergeMaxSplits];
-#pragma unroll
-    for (int s = 0; s < kMergeMaxSplits; ++s) {
-      m[s] = s < num_splits ? __ldcg(ml + 2 * s) : -INFINITY;
-      l[s] = s < num_splits ? __ldcg(ml + 2 * s + 1) : 0.0f;
-    }
-    float m_max = -INFINITY;
-#pragma unroll
-    for (int s = 0; s < kMergeMaxSplits; ++s) m_max = fmaxf(m_max, m[s]);
-    float den = 0.0f;
-#pragma unroll
-    for (int s = 0; s < kMergeMaxSplits; ++s) {
-      const float w = m[s] == -INFINITY ? 0.0f : exp2f(m[s] - m_max);
-      s_w[g][s] = w;
-      if (w != 0.0f) den += w * l[s];
-    }
-    s_den[g] = den;
-  }
-  __syncthreads();
-  for (int idx = threadIdx.x; idx < nheads * d_all; idx += blockDim.x) {
-    const int g = idx / d_all, d = idx % d_all;
-    const float* part = p.partial_out + (head_row0 + g) * p.max_splits * d_all + d;
-    float v[kMergeMaxSplits];
-#pragma unroll
-    for (int s = 0; s < kMergeMaxSplits; ++s) v[s] = s < num_splits ? __ldcg(part + s * d_all) : 0.0f;
-    float num = 0.0f;
-#pragma unroll
-    for (int s = 0; s < kMergeMaxSplits; ++s) {
-      if (s_w[g][s] != 0.0f) num += s_w[g][s] * v[s];
-    }
-    const float den = s_den[g];
-    T* out = static_cast<T*>(p.out) + (static_cast<int64_t>(token) * p.num_heads + head0 + g) * d_all;
-    out[d] = FromFloat<T>(den > 0.0f ? num / den : 0.0f);
+  if (num_splits <= 8) {
+    MergeSplitsUpTo<T, 8>(p, row, token, head0, nheads, num_splits);
+  } else if (num_splits <= 16) {
+    MergeSplitsUpTo<T, 16>(p, row, token, head0, nheads, num_splits);
+  } else {
+    MergeSplitsUpTo<T, kMergeMaxSplits>(p, row, token, head0, nheads, num_splits);
   }
 }
 
@@ -109,8 +141,13 @@ __device__ __forceinline__ void MergeIfLast(const DecodeAttentionParams& p, int 
 }
 
 bool DecodeAttentionMmaSupports(int head_dim, int group);
+// The tensor-core kernels (same contract, different numerics): 4 warps per split, each warp all
+// of head_dim for 16 keys (decode_attention_mma.cu), or 8 warps per split splitting the scores by
+// keys and the values by dimensions (decode_attention_wide.cu, the default).
 KernelError LaunchDecodeAttentionMma(DataType dtype, const DecodeAttentionParams& p, int group,
                                      cudaStream_t stream);
+KernelError LaunchDecodeAttentionWide(DataType dtype, const DecodeAttentionParams& p, int group,
+                                      cudaStream_t stream);
 
 }  // namespace corvid::kernels
 

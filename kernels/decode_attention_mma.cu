@@ -1,5 +1,6 @@
 // Split-KV decode attention on tensor cores, head_dim 64 or 128, up to 16 query heads per KV
-// head (see paged_attention.h for the contract; decode_attention.cu dispatches here).
+// head (see paged_attention.h for the contract; decode_attention.cu dispatches here when
+// CORVID_DECODE_ATTN=warp4; the default is the 8-warp kernel of decode_attention_wide.cu).
 //
 // One block of 4 warps per (split, KV head, row). The group's query heads are the 16 rows of
 // the mma A operand (rows past the group are zero), so K and V are read once for all of them.
@@ -39,7 +40,7 @@ __global__ void __launch_bounds__(kThreads)
   const int ctx = p.row_ctx[row];
   const int num_splits = DecodeSplits(ctx, p.split_tokens, p.split_cap);
   if (split >= num_splits) return;
-  const int per_split = (ctx + num_splits - 1) / num_splits;
+  const int per_split = DecodeSplitKeys(ctx, p.split_tokens, p.split_cap);
   const int begin = split * per_split, end = min(ctx, begin + per_split);
   const int seq = p.row_seq ? p.row_seq[row] : row;
   const int token = p.row_token ? p.row_token[row] : row;

@@ -40,8 +40,9 @@ struct DecodeAttentionParams {
   const int32_t* row_seq = nullptr;    // [num_rows] sequence of each row; nullptr = row index
   const int32_t* row_ctx = nullptr;    // [num_rows] visible keys; 0 writes a zero output
   // Split-KV: a row with ctx keys is cut into n = DecodeSplits(ctx, split_tokens, split_cap)
-  // equal ranges, one block each, merged by a second kernel. The cut depends only on ctx, never
-  // on the batch, so a row's result is batch-invariant. split_tokens 0 = one block per row.
+  // ranges of DecodeSplitKeys keys, one block each, merged by a second kernel or inside the
+  // launch. The cut depends only on ctx, never on the batch, so a row's result is
+  // batch-invariant. split_tokens 0 = one block per row.
   int split_tokens = 0;
   int split_cap = 1;
   int max_splits = 1;  // the grid: >= DecodeSplits(ctx) of every row, <= split_cap
@@ -67,10 +68,20 @@ inline int64_t DecodePartialOutFloats(int rows, int heads, int splits, int head_
 inline int64_t DecodePartialMlFloats(int rows, int heads, int splits) {
   return static_cast<int64_t>(rows) * heads * splits * 2;
 }
+// Split-KV cut of a row with ctx keys: at most split_cap ranges of about split_tokens keys,
+// each a multiple of kDecodeSplitAlign keys (whole 64-key tiles of the tensor-core kernels)
+// except the last. Split s covers [s * keys, min(ctx, (s + 1) * keys)).
+constexpr int kDecodeSplitAlign = 64;
+CORVID_KERNEL_HD inline int DecodeSplitKeys(int ctx, int split_tokens, int split_cap) {
+  if (split_tokens <= 0 || ctx <= split_tokens) return ctx;
+  int n = (ctx + split_tokens - 1) / split_tokens;
+  n = n < split_cap ? n : split_cap;
+  const int per = (ctx + n - 1) / n;
+  return (per + kDecodeSplitAlign - 1) / kDecodeSplitAlign * kDecodeSplitAlign;
+}
 CORVID_KERNEL_HD inline int DecodeSplits(int ctx, int split_tokens, int split_cap) {
-  if (split_tokens <= 0 || ctx <= split_tokens) return 1;
-  const int n = (ctx + split_tokens - 1) / split_tokens;
-  return n < split_cap ? n : split_cap;
+  const int keys = DecodeSplitKeys(ctx, split_tokens, split_cap);
+  return keys <= 0 ? 1 : (ctx + keys - 1) / keys;
 }
 bool DecodeAttentionSupports(int head_dim, int group);
 

@@ -3,7 +3,7 @@
 # pack.sh; .gpupack/ by default, another .gpupack-NAME/ when several packs share the checkout)
 # and runs the GPU tests, the benchmark (+ torch attention reference) and/or the transformers
 # comparison. Logs go to $OUT (the device tool brings them back).
-#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|profile_prefill|decode|attn|ncu_attn|gemm_probe|all] ...
+#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|profile_prefill|decode|attn|ncu_attn|attn_ab|decode_ab|gemm_probe|all] ...
 set -uo pipefail
 OUT=${OUT:-/tmp/corvid-out}
 mkdir -p "$OUT"
@@ -119,6 +119,27 @@ for (i, name, grid), m in per.items():
 PY
 }
 
+# Decode attention A/B (s4-attn): the kernels alone for each CORVID_DECODE_ATTN setting in
+# ATTN_VARIANTS (default "wide warp4"), then torch SDPA on the same shapes.
+run_attn_ab() {
+  local v
+  for v in ${ATTN_VARIANTS:-wide warp4}; do
+    CORVID_DECODE_ATTN=$v timeout 120 "$pack/bin/corvid-bench" --model=false \
+      --attention_out "$OUT/attn_$v.txt" > "$OUT/attn_$v.log" 2>&1
+    echo "== attention $v (rc $?)"; grep -E "decode" "$OUT/attn_$v.txt"
+  done
+  timeout 120 python3 "$pack/attention_ref.py" "$OUT/attn_$v.txt" 2>&1 | grep -E "decode|prefill" | tail -n 8
+}
+
+# Decode table per CORVID_DECODE_ATTN setting in DECODE_VARIANTS (default "wide warp4").
+run_decode_ab() {
+  local v
+  for v in ${DECODE_VARIANTS:-wide warp4}; do
+    echo "== decode $v"
+    CORVID_DECODE_ATTN=$v run_decode "$@"
+  done
+}
+
 run_hf() {
   PYTHONUNBUFFERED=1 timeout 500 python3 "$pack/hf_compare.py" "$pack" "$@" 2>&1 | tee "$OUT/hf.log"
 }
@@ -135,6 +156,8 @@ case "$what" in
   attn) run_attn ;;
   ncu_attn) run_ncu_attn ;;
   gemm_probe) run_gemm_probe ;;
+  attn_ab) run_attn_ab ;;
+  decode_ab) run_decode_ab "$@" ;;
   all) run_tests; run_bench; run_hf ;;
   *) echo "unknown stage $what"; exit 2 ;;
 esac

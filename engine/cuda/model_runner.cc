@@ -1,6 +1,7 @@
 #include "engine/cuda/model_runner.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
@@ -105,6 +106,20 @@ void* ModelRunner::VCache(int l) const {
   return kv_.as<char>() + (2 * static_cast<size_t>(l) + 1) * layer;
 }
 
+namespace {
+
+// Split length of the decode kernel: the shape's, or CORVID_DECODE_SPLIT_TOKENS for A/B timing
+// when it is longer (longer splits never need more blocks than the plan's max_splits gives).
+int DecodeSplitTokens(int shape_tokens) {
+  static const int env = [] {
+    const char* v = std::getenv("CORVID_DECODE_SPLIT_TOKENS");
+    return v != nullptr ? std::atoi(v) : 0;
+  }();
+  return env > shape_tokens ? env : shape_tokens;
+}
+
+}  // namespace
+
 absl::Status ModelRunner::Attention(int l, const ForwardPlan& plan, const StepArrays& a) {
   const ModelConfig& c = config_;
   const kernels::PagedKvView kv{KCache(l), VCache(l), a.block_indptr, a.block_ids,
@@ -125,7 +140,7 @@ absl::Status ModelRunner::Attention(int l, const ForwardPlan& plan, const StepAr
       p.row_seq = a.row_seq;
       p.row_ctx = a.row_ctx;
     }
-    p.split_tokens = shape_.split_cap > 1 ? shape_.split_tokens : 0;
+    p.split_tokens = shape_.split_cap > 1 ? DecodeSplitTokens(shape_.split_tokens) : 0;
     p.split_cap = shape_.split_cap;
     p.max_splits = plan.max_splits;
     p.partial_out = partial_out_.as<float>();

@@ -22,7 +22,7 @@ struct RunnerShape {
   int max_tokens = 0;  // activation rows
   int max_seqs = 0;    // logits rows and decode-attention rows
   int block_size = 16;
-  int split_tokens = 128;  // split-KV range (see kernels/paged_attention.h)
+  int split_tokens = 192;  // split-KV range (see kernels/paged_attention.h; docs/perf.md s4-attn)
   int split_cap = 16;
 };
 

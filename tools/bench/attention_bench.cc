@@ -4,11 +4,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
 #include <random>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/device_memory.h"
+#include "engine/cuda/model_runner.h"
 #include "kernels/elementwise.h"
 #include "kernels/paged_attention.h"
 #include "kernels/prefill_variants.h"
@@ -18,9 +22,11 @@ namespace {
 
 constexpr int kHeads = 32, kKvHeads = 8, kHeadDim = 128, kBlock = 16;
 constexpr kernels::DataType kType = kernels::DataType::kBF16;
+// The CUDA backend's split length, so that the decode rows time what the engine runs.
+const int kEngineSplitTokens = cuda::RunnerShape{}.split_tokens;
 
 struct Setup {
-  cuda::DeviceBuffer k, v, q, out, indptr, ids, qo, ctx, tiles, partial, ml;
+  cuda::DeviceBuffer k, v, q, out, indptr, ids, qo, ctx, tiles, partial, ml, counters;
   std::vector<int32_t> h_tiles;
 };
 
@@ -65,6 +71,8 @@ absl::Status Prepare(int batch, int len, int q_rows, bool prefill, int tile, Set
                                    4 * kernels::DecodePartialOutFloats(q_rows, kHeads, cap, kHeadDim)));
   ASSIGN_OR_RETURN(s->ml, cuda::DeviceBuffer::Allocate(
                               4 * kernels::DecodePartialMlFloats(q_rows, kHeads, cap)));
+  ASSIGN_OR_RETURN(s->counters, cuda::DeviceBuffer::Allocate(size_t(q_rows) * kKvHeads * 4));
+  CUDA_RETURN_IF_ERROR(cudaMemset(s->counters.data(), 0, s->counters.size()));
   return absl::OkStatus();
 }
 
@@ -113,7 +121,7 @@ absl::StatusOr<double> TimePrefill(const AttentionCase& c, int variant) {
   });
 }
 
-absl::Status TimeDecode(AttentionCase* c) {
+absl::Status TimeDecode(AttentionCase* c, int split_tokens) {
   Setup s;
   RETURN_IF_ERROR(Prepare(c->batch, c->len, c->batch, false, 1, &s));
   kernels::DecodeAttentionParams p;
@@ -121,11 +129,18 @@ absl::Status TimeDecode(AttentionCase* c) {
   p.out = s.out.data();
   p.kv = {s.k.data(), s.v.data(), s.indptr.as<int32_t>(), s.ids.as<int32_t>(), kKvHeads, kBlock};
   p.row_ctx = s.ctx.as<int32_t>();
-  p.split_tokens = 128;
+  p.split_tokens = split_tokens;
   p.split_cap = 16;
-  p.max_splits = kernels::DecodeSplits(c->len, 128, 16);
+  p.max_splits = kernels::DecodeSplits(c->len, split_tokens, 16);
   p.partial_out = s.partial.as<float>();
   p.partial_ml = s.ml.as<float>();
+  // As the engine runs it: splits merged inside the launch, older keys read before the wait
+  // (CORVID_BENCH_DECODE_COMBINE=1: the separate merge kernel, as figures before s4-attn).
+  const char* combine = std::getenv("CORVID_BENCH_DECODE_COMBINE");
+  if (combine == nullptr || std::string(combine) != "1") {
+    p.split_counters = s.counters.as<int>();
+    p.prefetch_kv = 1;
+  }
   p.num_rows = c->batch;
   p.num_heads = kHeads;
   p.head_dim = kHeadDim;
@@ -149,9 +164,25 @@ absl::Status TimeAttention(std::vector<AttentionCase>* cases) {
     if (c.kind == "prefill") {
       ASSIGN_OR_RETURN(c.micros, TimePrefill(c, -1));
     } else {
-      RETURN_IF_ERROR(TimeDecode(&c));
+      RETURN_IF_ERROR(TimeDecode(&c, kEngineSplitTokens));
     }
   }
+  // CORVID_BENCH_SPLIT_TOKENS="64 256": the decode cases again with other split lengths
+  // (kind "decode/sN"), for choosing the engine's split_tokens.
+  const char* env = std::getenv("CORVID_BENCH_SPLIT_TOKENS");
+  std::vector<AttentionCase> extra;
+  for (absl::string_view tok : absl::StrSplit(env ? env : "", ' ', absl::SkipEmpty())) {
+    int split = 0;
+    if (!absl::SimpleAtoi(tok, &split) || split <= 0) continue;
+    for (const AttentionCase& c : *cases) {
+      if (c.kind != "decode") continue;
+      AttentionCase vc = c;
+      vc.kind = "decode/s" + std::string(tok);
+      RETURN_IF_ERROR(TimeDecode(&vc, split));
+      extra.push_back(vc);
+    }
+  }
+  cases->insert(cases->end(), extra.begin(), extra.end());
   return absl::OkStatus();
 }
 
