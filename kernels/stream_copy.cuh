@@ -1,4 +1,4 @@
-// The weight side of the streaming GEMMs' cp.async ring (stream_gemm.cu, stream_gemm_wgmma.cu).
+// The weight side of the streaming GEMM's cp.async ring (stream_gemm.cu).
 //
 // Every stage copies the same rows and the same 16-byte columns of a stage's k range, only k0
 // moves: so each thread works out its source pointers, shared addresses and row checks once,

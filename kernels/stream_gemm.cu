@@ -11,7 +11,6 @@
 #include "kernels/pdl.cuh"
 #include "kernels/stream_copy.cuh"
 #include "kernels/stream_gemm.h"
-#include "kernels/stream_gemm_wgmma.h"
 
 namespace corvid::kernels {
 namespace {
@@ -252,18 +251,15 @@ size_t MaxSmemPerBlock() {
 
 }  // namespace
 
-// Configurations 0 .. kNumConfigs - 1 are the mma.sync kernel above, the rest the wgmma one.
-int NumStreamGemmConfigs() { return kNumConfigs + stream_wgmma::NumConfigs(); }
+int NumStreamGemmConfigs() { return kNumConfigs; }
 
 const char* StreamGemmConfigName(int config) {
-  if (config >= kNumConfigs) return stream_wgmma::ConfigName(config - kNumConfigs);
-  return config >= 0 ? kConfigs[config].name : "stream:?";
+  return config >= 0 && config < kNumConfigs ? kConfigs[config].name : "stream:?";
 }
 
 bool StreamGemmSupports(int config, int m, int k, int lda, int ldw) {
-  if (config >= kNumConfigs) return stream_wgmma::Supports(config - kNumConfigs, m, k, lda, ldw);
-  if (config < 0 || m < 1 || m > kStreamGemmMaxRows || k < 16 || k % 16 != 0 || lda % 8 != 0 ||
-      ldw % 8 != 0) {
+  if (config < 0 || config >= kNumConfigs || m < 1 || m > kStreamGemmMaxRows || k < 16 ||
+      k % 16 != 0 || lda % 8 != 0 || ldw % 8 != 0) {
     return false;
   }
   const Config& c = kConfigs[config];
@@ -273,10 +269,6 @@ bool StreamGemmSupports(int config, int m, int k, int lda, int ldw) {
 KernelError LaunchStreamGemm(int config, DataType dtype, const void* x, int lda, const void* w,
                              int ldw, void* y, bool y_is_f32, int m, int n, int k,
                              StreamHandle stream) {
-  if (config >= kNumConfigs) {
-    return stream_wgmma::Launch(config - kNumConfigs, dtype, x, lda, w, ldw, y, y_is_f32, m, n, k,
-                                stream);
-  }
   if (n == 0) return kKernelOk;
   if (n < 0 || !StreamGemmSupports(config, m, k, lda, ldw)) return kKernelInvalidValue;
   return CORVID_DISPATCH_HALF(dtype, T, [&] {

@@ -12,6 +12,11 @@
 // time (mma.sync m16n8k16, weights as the A operand), in increasing k from 0, exactly as the
 // tiled kernel (tiled_gemm.h). So every configuration here, and every tiled configuration,
 // gives the same bits for a row whatever the batch: they form one batch-invariant family.
+// On the H100 this is also exactly how cuBLASLt's split-K-free kernels accumulate (checked at
+// start-up by the GEMM dispatcher, engine/cuda/gemm.h), so these kernels may serve the
+// batch sizes where they are fastest inside the cuBLASLt family. Measured there (docs/perf.md,
+// session 3) they tie cuBLAS at m = 1 on qkv and lose elsewhere: with few 16-row tiles per SM
+// each warp's chain of k / 16 dependent mma.sync steps sets the pace.
 #ifndef CORVID_KERNELS_STREAM_GEMM_H_
 #define CORVID_KERNELS_STREAM_GEMM_H_
 

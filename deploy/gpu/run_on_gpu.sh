@@ -97,7 +97,7 @@ run_gemm_probe() {
   local ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -n 1)
   timeout 120 "$pack/bin/corvid-bench" --model=false --attention=false --gemm_probe="$shapes" 2>&1 |
     tee "$OUT/gemm_probe.log" | grep "gemm probe"
-  timeout 300 "$ncu" --clock-control none -k regex:"${NCU_KERNELS:-StreamGemm|WgmmaStream|nvjet|gemm}" \
+  timeout 300 "$ncu" --clock-control none -k regex:"${NCU_KERNELS:-StreamGemm|nvjet|gemm}" \
     --launch-count "${NCU_COUNT:-60}" --csv --metrics \
     gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__warps_active.avg.pct_of_peak_sustained_active,regex:smsp__average_warps_issue_stalled_.*_per_issue_active.ratio \
     "$pack/bin/corvid-bench" --model=false --attention=false --gemm_probe="$shapes" \

@@ -153,7 +153,7 @@ TEST(GemmKernels, StreamGemmRowsEqualTiledRowsBitForBit) {
     for (int cfg = 0; cfg < kernels::NumStreamGemmConfigs(); ++cfg) {
       const std::string name = std::string(gputest::Name(t)) + " " +
                                kernels::StreamGemmConfigName(cfg);
-      // The most rows this configuration takes (the mma.sync ones 128, the wgmma ones 32).
+      // The most rows this configuration takes.
       for (int rows : {big_m, 32}) {
         if (!kernels::StreamGemmSupports(cfg, rows, k, k, k)) continue;
         d_big.Fill(NAN);
