@@ -3,7 +3,7 @@
 # pack.sh; .gpupack/ by default, another .gpupack-NAME/ when several packs share the checkout)
 # and runs the GPU tests, the benchmark (+ torch attention reference) and/or the transformers
 # comparison. Logs go to $OUT (the device tool brings them back).
-#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|profile_prefill|decode|attn|ncu_attn|attn_ab|decode_ab|gemm_probe|all] ...
+#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|profile_prefill|decode|attn|ncu_attn|attn_ab|decode_ab|gemm_probe|stream_ab|all] ...
 set -uo pipefail
 OUT=${OUT:-/tmp/corvid-out}
 mkdir -p "$OUT"
@@ -140,6 +140,18 @@ run_decode_ab() {
   done
 }
 
+# Decode table with and without the streaming GEMM kernels in the family, alternated REPEAT
+# times (default 2) so the difference can be read against the run-to-run spread.
+run_stream_ab() {
+  local r v
+  for r in $(seq "${REPEAT:-2}"); do
+    for v in 1 0; do
+      echo "== CORVID_STREAM_GEMM=$v (round $r)"
+      CORVID_STREAM_GEMM=$v run_decode "$@"
+    done
+  done
+}
+
 run_hf() {
   PYTHONUNBUFFERED=1 timeout 500 python3 "$pack/hf_compare.py" "$pack" "$@" 2>&1 | tee "$OUT/hf.log"
 }
@@ -156,6 +168,7 @@ case "$what" in
   attn) run_attn ;;
   ncu_attn) run_ncu_attn ;;
   gemm_probe) run_gemm_probe ;;
+  stream_ab) run_stream_ab "$@" ;;
   attn_ab) run_attn_ab ;;
   decode_ab) run_decode_ab "$@" ;;
   all) run_tests; run_bench; run_hf ;;

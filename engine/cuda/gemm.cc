@@ -100,9 +100,18 @@ absl::Status GemmDispatcher::Run(const void* x, int lda, const void* w, int ldw,
   return RunChoice(Choose(m, n, k, y_f32), x, lda, w, ldw, y, y_f32, m, n, k);
 }
 
+namespace {
+// CORVID_STREAM_GEMM=0 leaves the streaming kernels out of every family (A/B timing).
+bool StreamGemmEnabled() {
+  const char* env = std::getenv("CORVID_STREAM_GEMM");
+  return env == nullptr || std::string(env) != "0";
+}
+}  // namespace
+
 std::vector<GemmDispatcher::Choice> GemmDispatcher::StreamCandidates(int m,
                                                                      const GemmProblem& p) const {
   std::vector<Choice> out;
+  if (!StreamGemmEnabled()) return out;
   for (int c = 0; c < kernels::NumStreamGemmConfigs(); ++c) {
     if (kernels::StreamGemmSupports(c, m, p.k, p.k, p.ldw)) {
       out.push_back(Choice{Impl::kStream, c, 0.0f});
@@ -118,7 +127,7 @@ std::vector<GemmDispatcher::Choice> GemmDispatcher::Candidates(int m, int k, int
     if (kernels::TiledGemmTileRows(c) > std::max(16, 2 * m)) continue;
     out.push_back(Choice{Impl::kTiled, c, 0.0f});
   }
-  for (int c = 0; c < kernels::NumStreamGemmConfigs(); ++c) {
+  for (int c = 0; c < kernels::NumStreamGemmConfigs() && StreamGemmEnabled(); ++c) {
     if (kernels::StreamGemmSupports(c, m, k, k, ldw)) out.push_back(Choice{Impl::kStream, c, 0.0f});
   }
   if (!options_.batch_invariant) {
