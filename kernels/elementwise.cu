@@ -69,7 +69,6 @@ template <typename T, int kVec>
 __global__ void AddRmsNormKernel(float* residual, const T* add, const T* weight,
                                  const int32_t* rows, int hidden, float eps, T* out) {
   __shared__ float scratch[32];
-  TriggerDependents();  // the GEMM after this one may start streaming its weights
   WaitForPrimary();
   const int i = blockIdx.x;
   const int r = rows ? rows[i] : i;
@@ -109,7 +108,6 @@ template <typename T, int kVec, int kPer>
 __global__ void AddRmsNormRegKernel(float* residual, const T* add, const T* weight,
                                     const int32_t* rows, int hidden, float eps, T* out) {
   __shared__ float scratch[32];
-  TriggerDependents();  // the GEMM after this one may start streaming its weights
   float w[kPer][kVec], v[kPer][kVec];
 #pragma unroll
   for (int j = 0; j < kPer; ++j) {
@@ -155,7 +153,6 @@ __device__ __forceinline__ float Silu(float x) { return x / (1.0f + __expf(-x));
 // Grid (column chunks, tokens): at batch 1 a 14336-wide row still spreads over many SMs.
 template <typename T>
 __global__ void SiluMulKernel(const T* gate_up, int inter, T* out, int out_stride) {
-  TriggerDependents();  // the down projection may start streaming its weights
   WaitForPrimary();
   const int t = blockIdx.y;
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -167,7 +164,6 @@ __global__ void SiluMulKernel(const T* gate_up, int inter, T* out, int out_strid
 // The same with 8 elements (16 bytes) per thread; needs inter and out_stride multiples of 8.
 template <typename T>
 __global__ void SiluMulVec8Kernel(const T* gate_up, int inter, T* out, int out_stride) {
-  TriggerDependents();  // the down projection may start streaming its weights
   WaitForPrimary();
   const int t = blockIdx.y;
   const int i = (blockIdx.x * blockDim.x + threadIdx.x) * 8;

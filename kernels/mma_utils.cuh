@@ -1,4 +1,4 @@
-// Tensor-core and async-copy building blocks (sm_80+ PTX) for the attention and GEMM kernels.
+// Tensor-core and async-copy building blocks (sm_80+ PTX) for the attention kernels.
 #ifndef CORVID_KERNELS_MMA_UTILS_CUH_
 #define CORVID_KERNELS_MMA_UTILS_CUH_
 
@@ -15,11 +15,6 @@ __device__ __forceinline__ void CpAsync16(void* smem, const void* gmem, int src_
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(SmemAddr(smem)),
                "l"(gmem), "r"(src_bytes));
 }
-// The same to a shared-memory address already converted (SmemAddr).
-__device__ __forceinline__ void CpAsync16Addr(uint32_t smem, const void* gmem, int src_bytes) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem), "l"(gmem),
-               "r"(src_bytes));
-}
 __device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N>
 __device__ __forceinline__ void CpAsyncWait() {
@@ -29,11 +24,6 @@ __device__ __forceinline__ void CpAsyncWait() {
 __device__ __forceinline__ void LdMatrixX4(uint32_t r[4], const void* smem) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(SmemAddr(smem)));
-}
-__device__ __forceinline__ void LdMatrixX2(uint32_t r[2], const void* smem) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n"
-               : "=r"(r[0]), "=r"(r[1])
                : "r"(SmemAddr(smem)));
 }
 __device__ __forceinline__ void LdMatrixX4Trans(uint32_t r[4], const void* smem) {

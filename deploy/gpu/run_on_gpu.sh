@@ -3,7 +3,7 @@
 # pack.sh; .gpupack/ by default, another .gpupack-NAME/ when several packs share the checkout)
 # and runs the GPU tests, the benchmark (+ torch attention reference) and/or the transformers
 # comparison. Logs go to $OUT (the device tool brings them back).
-#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|profile_prefill|decode|attn|ncu_attn|attn_ab|decode_ab|gemm_probe|stream_ab|all] ...
+#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|profile_prefill|decode|attn|ncu_attn|attn_ab|decode_ab|all] ...
 set -uo pipefail
 OUT=${OUT:-/tmp/corvid-out}
 mkdir -p "$OUT"
@@ -90,35 +90,6 @@ run_ncu_attn() {
   done
 }
 
-# Every streaming GEMM configuration and cuBLAS on the decode shapes, alone (corvid-bench
-# --gemm_probe), then under Nsight Compute: duration, DRAM throughput and the stall reasons.
-run_gemm_probe() {
-  local shapes=${GEMM_SHAPES:-"4096,14336,1;4096,4096,1;6144,4096,1"}
-  local ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -n 1)
-  timeout 120 "$pack/bin/corvid-bench" --model=false --attention=false --gemm_probe="$shapes" 2>&1 |
-    tee "$OUT/gemm_probe.log" | grep "gemm probe"
-  timeout 300 "$ncu" --clock-control none -k regex:"${NCU_KERNELS:-StreamGemm|nvjet|gemm}" \
-    --launch-count "${NCU_COUNT:-60}" --csv --metrics \
-    gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__warps_active.avg.pct_of_peak_sustained_active,regex:smsp__average_warps_issue_stalled_.*_per_issue_active.ratio \
-    "$pack/bin/corvid-bench" --model=false --attention=false --gemm_probe="$shapes" \
-    > "$OUT/gemm_ncu.csv" 2>&1
-  echo "== ncu (rc $?)"
-  python3 - "$OUT/gemm_ncu.csv" <<'PY'
-import csv, sys, collections
-rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]
-head = rows[0]; i_id, i_name, i_metric, i_value = head.index("ID"), head.index("Kernel Name"), head.index("Metric Name"), head.index("Metric Value")
-i_grid = head.index("Grid Size") if "Grid Size" in head else None
-per = collections.OrderedDict()
-for r in rows[1:]:
-    key = (r[i_id], r[i_name][:40], r[i_grid] if i_grid is not None else "")
-    per.setdefault(key, {})[r[i_metric]] = r[i_value]
-for (i, name, grid), m in per.items():
-    stalls = sorted(((float(v.replace(",", "")), k.split("stalled_")[1].split("_per")[0]) for k, v in m.items() if "stalled_" in k and v not in ("", "n/a")), reverse=True)[:5]
-    print(i, name, grid, "t=%s us" % m.get("gpu__time_duration.sum"), "dram=%s%%" % m.get("dram__throughput.avg.pct_of_peak_sustained_elapsed"),
-          "warps=%s%%" % m.get("sm__warps_active.avg.pct_of_peak_sustained_active"), " ".join("%s:%.1f" % (n, v) for v, n in stalls))
-PY
-}
-
 # Decode attention A/B (s4-attn): the kernels alone for each CORVID_DECODE_ATTN setting in
 # ATTN_VARIANTS (default "wide warp4"), then torch SDPA on the same shapes.
 run_attn_ab() {
@@ -140,18 +111,6 @@ run_decode_ab() {
   done
 }
 
-# Decode table with and without the streaming GEMM kernels in the family, alternated REPEAT
-# times (default 2) so the difference can be read against the run-to-run spread.
-run_stream_ab() {
-  local r v
-  for r in $(seq "${REPEAT:-2}"); do
-    for v in 1 0; do
-      echo "== CORVID_STREAM_GEMM=$v (round $r)"
-      CORVID_STREAM_GEMM=$v run_decode "$@"
-    done
-  done
-}
-
 run_hf() {
   PYTHONUNBUFFERED=1 timeout 500 python3 "$pack/hf_compare.py" "$pack" "$@" 2>&1 | tee "$OUT/hf.log"
 }
@@ -167,8 +126,6 @@ case "$what" in
   decode) run_decode "$@" ;;
   attn) run_attn ;;
   ncu_attn) run_ncu_attn ;;
-  gemm_probe) run_gemm_probe ;;
-  stream_ab) run_stream_ab "$@" ;;
   attn_ab) run_attn_ab ;;
   decode_ab) run_decode_ab "$@" ;;
   all) run_tests; run_bench; run_hf ;;

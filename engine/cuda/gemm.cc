@@ -11,7 +11,6 @@
 #include "absl/strings/str_format.h"
 #include "kernels/elementwise.h"
 #include "kernels/skinny_gemm.h"
-#include "kernels/stream_gemm.h"
 #include "kernels/tiled_gemm.h"
 
 namespace corvid::cuda {
@@ -69,10 +68,6 @@ absl::Status GemmDispatcher::RunChoice(const Choice& c, const void* x, int lda, 
       KERNEL_RETURN_IF_ERROR(kernels::LaunchTiledGemm(c.config, KernelType(dtype_), x, lda, w,
                                                       ldw, y, y_f32, m, n, k, stream_));
       return absl::OkStatus();
-    case Impl::kStream:
-      KERNEL_RETURN_IF_ERROR(kernels::LaunchStreamGemm(c.config, KernelType(dtype_), x, lda, w,
-                                                       ldw, y, y_f32, m, n, k, stream_));
-      return absl::OkStatus();
     case Impl::kSkinny:
       if (lda != k || ldw != k) break;
       KERNEL_RETURN_IF_ERROR(
@@ -100,35 +95,12 @@ absl::Status GemmDispatcher::Run(const void* x, int lda, const void* w, int ldw,
   return RunChoice(Choose(m, n, k, y_f32), x, lda, w, ldw, y, y_f32, m, n, k);
 }
 
-namespace {
-// CORVID_STREAM_GEMM=0 leaves the streaming kernels out of every family (A/B timing).
-bool StreamGemmEnabled() {
-  const char* env = std::getenv("CORVID_STREAM_GEMM");
-  return env == nullptr || std::string(env) != "0";
-}
-}  // namespace
-
-std::vector<GemmDispatcher::Choice> GemmDispatcher::StreamCandidates(int m,
-                                                                     const GemmProblem& p) const {
-  std::vector<Choice> out;
-  if (!StreamGemmEnabled()) return out;
-  for (int c = 0; c < kernels::NumStreamGemmConfigs(); ++c) {
-    if (kernels::StreamGemmSupports(c, m, p.k, p.k, p.ldw)) {
-      out.push_back(Choice{Impl::kStream, c, 0.0f});
-    }
-  }
-  return out;
-}
-
-std::vector<GemmDispatcher::Choice> GemmDispatcher::Candidates(int m, int k, int ldw) const {
+std::vector<GemmDispatcher::Choice> GemmDispatcher::Candidates(int m, int k) const {
   std::vector<Choice> out;
   for (int c = 0; c < kernels::NumTiledGemmConfigs(); ++c) {
     // Tiles far taller than the batch only waste work.
     if (kernels::TiledGemmTileRows(c) > std::max(16, 2 * m)) continue;
     out.push_back(Choice{Impl::kTiled, c, 0.0f});
-  }
-  for (int c = 0; c < kernels::NumStreamGemmConfigs() && StreamGemmEnabled(); ++c) {
-    if (kernels::StreamGemmSupports(c, m, k, k, ldw)) out.push_back(Choice{Impl::kStream, c, 0.0f});
   }
   if (!options_.batch_invariant) {
     out.push_back(Choice{Impl::kCublas, 0, 0.0f});
@@ -184,10 +156,8 @@ absl::StatusOr<std::map<int, GemmDispatcher::Choice>> GemmDispatcher::TuneLtFami
   CUDA_RETURN_IF_ERROR(cudaMemcpy(want.data(), y_ref.data(), want.size(), cudaMemcpyDeviceToHost));
   // True when `c` run on consecutive slices of `rows` rows reproduces the reference rows.
   auto reproduces = [&](const Choice& c, int rows) -> bool {
-    if (c.impl == Impl::kLt && !lt_->Supports(c.algo, dtype_, p.y_f32, rows, p.n, p.k, p.k, p.ldw)) {
-      return false;
-    }
-    if (c.impl == Impl::kStream && !kernels::StreamGemmSupports(c.config, rows, p.k, p.k, p.ldw)) {
+    if (c.impl == Impl::kLt && !lt_->Supports(c.algo, dtype_, p.y_f32, rows, p.n, p.k, p.k,
+                                              p.ldw)) {
       return false;
     }
     const int cover = std::min(max_m, std::max(rows, 64)) / rows * rows;
@@ -219,11 +189,8 @@ absl::StatusOr<std::map<int, GemmDispatcher::Choice>> GemmDispatcher::TuneLtFami
       if (!seen) pool.push_back(Choice{Impl::kLt, 0, 0.0f, algo});
     }
   }
-  // The streaming kernels join when they reproduce the reference too (they accumulate as
-  // a split-K-free tensor-core GEMM does: 16 values of k at a time, in increasing k).
-  for (const Choice& c : StreamCandidates(1, p)) pool.push_back(c);
-  const bool log = std::getenv("CORVID_GEMM_LOG") != nullptr;
-  if (log) {
+  // Whether corvid's own kernel accumulates exactly as the reference (on the H100 it does).
+  if (std::getenv("CORVID_GEMM_LOG") != nullptr) {
     const Choice tiled{Impl::kTiled, DefaultConfig(64), 0.0f};
     std::fprintf(stderr, "gemm %s m=64 %s: %s the reference's bits\n", p.name.c_str(),
                  ChoiceName(tiled).c_str(),
@@ -237,12 +204,7 @@ absl::StatusOr<std::map<int, GemmDispatcher::Choice>> GemmDispatcher::TuneLtFami
     Choice best;
     best.micros = -1.0f;
     for (Choice& c : cands) {
-      const bool same = reproduces(c, m) && (lo == m || reproduces(c, lo));
-      if (log && c.impl != Impl::kLt) {
-        std::fprintf(stderr, "gemm %s m=%d %s: %s the reference's bits\n", p.name.c_str(), m,
-                     ChoiceName(c).c_str(), same ? "reproduces" : "does not reproduce");
-      }
-      if (!same) continue;
+      if (!reproduces(c, m) || (lo != m && !reproduces(c, lo))) continue;
       c.micros = TimeChoice(c, p, x, y_tmp.data(), m);
       if (c.micros >= 0.0f && (best.micros < 0.0f || c.micros < best.micros)) best = c;
     }
@@ -273,7 +235,7 @@ absl::Status GemmDispatcher::Autotune(const std::vector<GemmProblem>& problems,
     for (int m : ms) {
       Choice best;
       best.micros = -1.0f;
-      std::vector<Choice> cands = Candidates(m, p.k, p.ldw);
+      std::vector<Choice> cands = Candidates(m, p.k);
       if (!options_.batch_invariant) {  // unverified cuBLASLt proposals may compete too
         for (const auto& algo : lt_->Heuristics(dtype_, p.y_f32, m, p.n, p.k, p.k, p.ldw, 4)) {
           cands.push_back(Choice{Impl::kLt, 0, 0.0f, algo});
@@ -312,8 +274,6 @@ std::string GemmDispatcher::ChoiceName(const Choice& c) const {
   switch (c.impl) {
     case Impl::kTiled:
       return kernels::TiledGemmConfigName(c.config);
-    case Impl::kStream:
-      return kernels::StreamGemmConfigName(c.config);
     case Impl::kCublas:
       return "cublas";
     case Impl::kSkinny:

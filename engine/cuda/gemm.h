@@ -3,12 +3,13 @@
 // Batch-invariant mode (the default): per projection, one family of kernels whose members all
 // compute bit-identical rows, so the timing decides speed only, never results. The family is
 // cuBLASLt algorithms that reproduce a reference algorithm's rows bit for bit (checked at
-// start-up, see lt_gemm.h), joined by those of corvid's weight-streaming decode kernels
-// (kernels/stream_gemm.h) that pass the same check; or, when no such set covers every batch
-// size, corvid's own kernels, tiled and streaming, which all accumulate alike (invariant by
-// construction, kernels/tiled_gemm.h). Otherwise cuBLAS's own choice and the CUDA-core
-// skinny kernel join the candidates. The choice per (shape, batch rows) is made by timing the candidates at
+// start-up, see lt_gemm.h), or, when no such set covers every batch size, corvid's tiled
+// tensor-core kernel in several tile configurations (invariant by construction,
+// kernels/tiled_gemm.h). Otherwise cuBLAS's own choice and the weight-streaming skinny kernel
+// join the candidates. The choice per (shape, batch rows) is made by timing the candidates at
 // start-up (Autotune); between tuned row counts the next larger one's choice is used.
+// CORVID_GEMM_LOG=1 prints every candidate's time and whether the tiled kernel reproduces the
+// cuBLASLt reference (stderr).
 #ifndef CORVID_ENGINE_CUDA_GEMM_H_
 #define CORVID_ENGINE_CUDA_GEMM_H_
 
@@ -58,7 +59,7 @@ class GemmDispatcher {
   std::string Describe() const;
 
  private:
-  enum class Impl { kTiled, kStream, kCublas, kSkinny, kLt };
+  enum class Impl { kTiled, kCublas, kSkinny, kLt };
   struct Choice {
     Impl impl = Impl::kTiled;
     int config = 0;
@@ -72,9 +73,7 @@ class GemmDispatcher {
   Choice Choose(int m, int n, int k, bool y_f32) const;
   absl::Status RunChoice(const Choice& c, const void* x, int lda, const void* w, int ldw, void* y,
                          bool y_f32, int m, int n, int k);
-  std::vector<Choice> Candidates(int m, int k, int ldw) const;
-  // The streaming configurations that run m rows of `p`.
-  std::vector<Choice> StreamCandidates(int m, const GemmProblem& p) const;
+  std::vector<Choice> Candidates(int m, int k) const;
   // Times `c` at m rows (rotating the problem's weights); negative when it fails.
   float TimeChoice(const Choice& c, const GemmProblem& p, const void* x, void* y, int m);
   // The cuBLASLt family for `p` (see above); empty when no consistent set covers `ms`.

@@ -18,7 +18,6 @@
 #include "engine/status_macros.h"
 #include "tools/bench/attention_bench.h"
 #include "tools/bench/driver.h"
-#include "tools/bench/gemm_probe.h"
 #include "tools/bench/roofline.h"
 
 ABSL_FLAG(std::string, preset, "llama-3-8b", "model shape (see corvid-make-checkpoint)");
@@ -32,8 +31,6 @@ ABSL_FLAG(bool, attention, true, "time the attention kernels");
 ABSL_FLAG(std::string, attention_out, "", "write the attention timings here (for the torch comparison)");
 ABSL_FLAG(bool, gemm_table, false, "print the autotuned GEMM table");
 ABSL_FLAG(bool, model, true, "run the model benchmark (off: attention kernels only)");
-ABSL_FLAG(std::string, gemm_probe, "",
-          "\"n,k,m;...\": time every streaming GEMM configuration and cuBLAS on these shapes");
 ABSL_FLAG(bool, prefill_variants, false, "also time every prefill attention kernel variant");
 ABSL_FLAG(int, profile_steps, 0,
           "decode steps (from the middle of each batch) inside cudaProfilerStart/Stop, for "
@@ -147,10 +144,6 @@ int Main() {
   }
   std::printf("roofline (this GPU, this run): copy %.0f GB/s (read + write), bf16 GEMM %.0f TFLOP/s\n",
               roof->copy_gbps, roof->gemm_tflops);
-  if (!absl::GetFlag(FLAGS_gemm_probe).empty()) {
-    const absl::Status st = RunGemmProbe(absl::GetFlag(FLAGS_gemm_probe));
-    if (!st.ok()) std::fprintf(stderr, "%s\n", st.ToString().c_str());
-  }
   if (absl::GetFlag(FLAGS_attention)) {
     const absl::Status st = RunAttention();
     if (!st.ok()) std::fprintf(stderr, "attention: %s\n", st.ToString().c_str());
