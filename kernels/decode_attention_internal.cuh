@@ -1,6 +1,7 @@
-// Pieces shared by the two decode-attention kernels (decode_attention.cu: any head_dim, CUDA
-// cores; decode_attention_mma.cu: head_dim 64/128, tensor cores): the split merge and the
-// launch entry of the tensor-core kernel.
+// Pieces shared by the decode-attention kernels (decode_attention.cu: any head_dim, CUDA
+// cores; decode_attention_wide.cu, the default, and decode_attention_mma.cu: head_dim 64/128,
+// tensor cores): the key-row address, the end of a split, the split merge and the launch
+// entries of the tensor-core kernels.
 #ifndef CORVID_KERNELS_DECODE_ATTENTION_INTERNAL_CUH_
 #define CORVID_KERNELS_DECODE_ATTENTION_INTERNAL_CUH_
 
@@ -9,12 +10,21 @@
 
 namespace corvid::kernels {
 
+// Element offset of the row of key `key` (KV head kvh) in the paged K or V cache (layout in
+// rope_kv.h); `blocks` is the sequence's block table.
+template <int D>
+__device__ __forceinline__ int64_t KeyRowOffset(const DecodeAttentionParams& p,
+                                                const int32_t* blocks, int kvh, int key) {
+  const int64_t blk = blocks[key / p.kv.block_size];
+  return ((blk * p.kv.num_kv_heads + kvh) * p.kv.block_size + key % p.kv.block_size) * D;
+}
+
 // Limits of MergeSplits (checked at launch).
 constexpr int kMergeMaxSplits = 32;
 
-// Writes element d (of D = head_dim) of head head0 + g of one split's result: the normalised output when the row
-// has a single split, else the unnormalised sum `num` and (once per head) its max `m` and sum of
-// weights `l` into the partial buffers that MergeSplits reads.
+// Writes element d (of D = head_dim) of head head0 + g of one split's result: the normalised
+// output when the row has a single split, else the unnormalised sum `num` and (once per head)
+// its max `m` and sum of weights `l` into the partial buffers that MergeSplits reads.
 template <typename T, int D>
 __device__ __forceinline__ void StoreSplitResult(const DecodeAttentionParams& p, int row,
                                                  int token, int head0, int g, int d, int split,

@@ -121,9 +121,7 @@ __device__ __forceinline__ void LoadKey(T* s_k, T* s_v, const DecodeAttentionPar
                                         const int32_t* blocks, int kvh, int k0, int key) {
   const int c = threadIdx.x;
   if (c >= D / 8) return;
-  const int64_t blk = blocks[key / p.kv.block_size];
-  const int64_t off =
-      ((blk * p.kv.num_kv_heads + kvh) * p.kv.block_size + key % p.kv.block_size) * D + c * 8;
+  const int64_t off = KeyRowOffset<D>(p, blocks, kvh, key) + c * 8;
   CpAsync16(s_k + Swz<D>(key - k0, c), static_cast<const T*>(p.kv.k_cache) + off, 16);
   CpAsync16(s_v + Swz<D>(key - k0, c), static_cast<const T*>(p.kv.v_cache) + off, 16);
 }
