@@ -10,6 +10,17 @@
 
 namespace corvid::kernels {
 
+// Page of a key and its row in the page: shifts when the page size is a power of two (the
+// usual case; a division by a runtime value costs ~20 dependent instructions per chunk).
+template <bool kPow2>
+__device__ __forceinline__ int PageOf(int key, int bs, int shift) {
+  return kPow2 ? key >> shift : key / bs;
+}
+template <bool kPow2>
+__device__ __forceinline__ int InPage(int key, int bs) {
+  return kPow2 ? key & (bs - 1) : key % bs;
+}
+
 // Element offset of the row of key `key` (KV head kvh) in the paged K or V cache (layout in
 // rope_kv.h); `blocks` is the sequence's block table.
 template <int D>

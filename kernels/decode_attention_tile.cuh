@@ -31,17 +31,6 @@ constexpr int TileIters() {
   return kTile * (D / 8) / kThreads;  // 16-byte chunks of K (and of V) per thread
 }
 
-// Page of a key and its row in the page: shifts when the page size is a power of two (the
-// usual case; a division by a runtime value costs ~20 dependent instructions per chunk).
-template <bool kPow2>
-__device__ __forceinline__ int PageOf(int key, int bs, int shift) {
-  return kPow2 ? key >> shift : key / bs;
-}
-template <bool kPow2>
-__device__ __forceinline__ int InPage(int key, int bs) {
-  return kPow2 ? key & (bs - 1) : key % bs;
-}
-
 // First half of LoadTile: the block-table entries of the thread's chunks (loads only, so they
 // can be issued early and be in flight while other work runs).
 template <int D, bool kPow2>

@@ -46,15 +46,6 @@ struct WideSmem {
       kElems * static_cast<int>(sizeof(T)) + 2 * kWarps * kRows * static_cast<int>(sizeof(float));
 };
 
-template <bool kPow2>
-__device__ __forceinline__ int PageOf(int key, int bs, int shift) {
-  return kPow2 ? key >> shift : key / bs;
-}
-template <bool kPow2>
-__device__ __forceinline__ int InPage(int key, int bs) {
-  return kPow2 ? key & (bs - 1) : key % bs;
-}
-
 // kNt consecutive tiles from key k0 of KV head kvh into consecutive stages (zero-filled at and
 // past `end`, `skip` left out). A thread's block-table reads for all of them are issued before
 // its copies: one table round trip and one KV round trip, however many tiles.
