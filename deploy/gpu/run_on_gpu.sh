@@ -3,7 +3,7 @@
 # pack.sh; .gpupack/ by default, another .gpupack-NAME/ when several packs share the checkout)
 # and runs the GPU tests, the benchmark (+ torch attention reference) and/or the transformers
 # comparison. Logs go to $OUT (the device tool brings them back).
-#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|profile_prefill|decode|attn|ncu_attn|attn_ab|decode_ab|gemm_ab|all] ...
+#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|profile_prefill|decode|attn|ncu_attn|attn_ab|decode_ab|gemm_ab|env_ab|all] ...
 set -uo pipefail
 OUT=${OUT:-/tmp/corvid-out}
 mkdir -p "$OUT"
@@ -124,6 +124,21 @@ run_gemm_ab() {
   done
 }
 
+# Decode table per environment in AB_VARIANTS (space-separated; each a comma-separated list of
+# VAR=value, e.g. "CORVID_L2_PREFETCH=1 CORVID_L2_PREFETCH=0"), ROUNDS times alternated, with
+# the GPU-side step phases (CORVID_STEP_TIMING: forward pass, sampling tail) of each run.
+run_env_ab() {
+  local r v
+  for r in $(seq 1 "${ROUNDS:-2}"); do
+    for v in ${AB_VARIANTS:-CORVID_L2_PREFETCH=1 CORVID_L2_PREFETCH=0}; do
+      echo "== round $r: $v"
+      env $(echo "$v" | tr , ' ') CORVID_STEP_TIMING=1 timeout 300 "$pack/bin/corvid-bench" \
+        --attention=false --also_fast=false "$@" > "$OUT/ab_${r}_${v//[^A-Za-z0-9_]/_}.log" 2>&1
+      grep -E "^ *batch|^ +[0-9]+ +[0-9]|step timing" "$OUT/ab_${r}_${v//[^A-Za-z0-9_]/_}.log"
+    done
+  done
+}
+
 run_hf() {
   PYTHONUNBUFFERED=1 timeout 500 python3 "$pack/hf_compare.py" "$pack" "$@" 2>&1 | tee "$OUT/hf.log"
 }
@@ -142,6 +157,7 @@ case "$what" in
   attn_ab) run_attn_ab ;;
   decode_ab) run_decode_ab "$@" ;;
   gemm_ab) run_gemm_ab "$@" ;;
+  env_ab) run_env_ab "$@" ;;
   all) run_tests; run_bench; run_hf ;;
   *) echo "unknown stage $what"; exit 2 ;;
 esac

@@ -55,6 +55,8 @@ absl::Status CudaBackendImpl::Execute(const StepBatch& batch, StepResult* result
   opt.pow2_splits = opt.decode_bucket > 0;
   ForwardPlan plan;
   RETURN_IF_ERROR(inputs_->Build(batch, opt, &plan));
+  step_kind_ = opt.decode_bucket;
+  step_timer_.Mark(0, stream_);
   RETURN_IF_ERROR(inputs_->Upload(stream_));
   if (opt.decode_bucket > 0) {
     const int64_t key = int64_t{opt.decode_bucket} * 4096 + plan.max_splits;
@@ -63,6 +65,7 @@ absl::Status CudaBackendImpl::Execute(const StepBatch& batch, StepResult* result
   } else {
     RETURN_IF_ERROR(runner_->Forward(plan, inputs_->device()));
   }
+  step_timer_.Mark(1, stream_);
   return SampleAndCollect(batch, result);
 }
 
@@ -114,7 +117,9 @@ absl::Status CudaBackendImpl::SampleAndCollect(const StepBatch& batch, StepResul
   CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(h_results_.data(), d_results,
                                        num_rows * sizeof(kernels::SampleResult),
                                        cudaMemcpyDeviceToHost, stream_));
+  step_timer_.Mark(2, stream_);
   CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+  step_timer_.Finish(step_kind_);
 
   const auto* res = h_results_.as<kernels::SampleResult>();
   result->tokens.resize(num_rows);

@@ -13,6 +13,7 @@
 #include "engine/cuda/device_memory.h"
 #include "engine/cuda/gemm.h"
 #include "engine/cuda/graph_cache.h"
+#include "engine/cuda/step_timer.h"
 #include "engine/cuda/model_runner.h"
 #include "engine/cuda/step_inputs.h"
 #include "kernels/sampling.h"
@@ -47,6 +48,8 @@ class CudaBackendImpl final : public Backend {
   std::unique_ptr<ModelRunner> runner_;
   std::unique_ptr<StepInputs> inputs_;
   GraphCache graphs_;
+  StepTimer step_timer_;
+  int step_kind_ = 0;  // the decode bucket of the step in flight (0: not a graphed decode step)
   std::vector<int> buckets_;
 
   // Sampling I/O: rows and results are sized for max_num_seqs, entries grow on demand.
