@@ -3,7 +3,7 @@
 # pack.sh; .gpupack/ by default, another .gpupack-NAME/ when several packs share the checkout)
 # and runs the GPU tests, the benchmark (+ torch attention reference) and/or the transformers
 # comparison. Logs go to $OUT (the device tool brings them back).
-#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|profile_prefill|decode|attn|ncu_attn|attn_ab|decode_ab|gemm_ab|env_ab|all] ...
+#   bash .gpupack/run_on_gpu.sh [tests|bench|hf|profile|profile_prefill|decode|attn|ncu_attn|attn_ab|decode_ab|env_ab|all] ...
 set -uo pipefail
 OUT=${OUT:-/tmp/corvid-out}
 mkdir -p "$OUT"
@@ -111,19 +111,6 @@ run_decode_ab() {
   done
 }
 
-# Decode table per CORVID_GEMM_SPLITS setting in GEMM_VARIANTS (default "1 1,2,4": the split-free
-# cuBLASLt family alone, then with the split-K families competing), with every family's
-# autotune summary (CORVID_GEMM_LOG) in $OUT/gemm_<setting>.log.
-run_gemm_ab() {
-  local v
-  for v in ${GEMM_VARIANTS:-1 1,2,4}; do
-    echo "== decode, CORVID_GEMM_SPLITS=$v"
-    CORVID_GEMM_SPLITS=$v CORVID_GEMM_LOG=1 timeout 300 "$pack/bin/corvid-bench" --attention=false \
-      --also_fast=false --gemm_table "$@" > "$OUT/gemm_$v.log" 2>&1
-    grep -E "family|^ batch|^ +[0-9]+ +[0-9]" "$OUT/gemm_$v.log" | grep -v "^gemm .* m=" | head -n 40
-  done
-}
-
 # Decode table per environment in AB_VARIANTS (space-separated; each a comma-separated list of
 # VAR=value, e.g. "CORVID_L2_PREFETCH=1 CORVID_L2_PREFETCH=0"), ROUNDS times alternated, with
 # the GPU-side step phases (CORVID_STEP_TIMING: forward pass, sampling tail) of each run.
@@ -156,7 +143,6 @@ case "$what" in
   ncu_attn) run_ncu_attn ;;
   attn_ab) run_attn_ab ;;
   decode_ab) run_decode_ab "$@" ;;
-  gemm_ab) run_gemm_ab "$@" ;;
   env_ab) run_env_ab "$@" ;;
   all) run_tests; run_bench; run_hf ;;
   *) echo "unknown stage $what"; exit 2 ;;

@@ -30,21 +30,6 @@ int DefaultConfig(int m) {
   return 6;
 }
 
-// Split counts of k tried for the cuBLASLt families (CORVID_GEMM_SPLITS="1,2,4" overrides).
-std::vector<int> SplitCounts() {
-  std::vector<int> out;
-  const char* env = std::getenv("CORVID_GEMM_SPLITS");
-  for (const char* s = env != nullptr ? env : "1,2,4"; *s != '\0';) {
-    char* end = nullptr;
-    const long v = std::strtol(s, &end, 10);
-    if (end == s) break;
-    if (v >= 1 && v <= 16) out.push_back(static_cast<int>(v));
-    s = *end == ',' ? end + 1 : end;
-  }
-  if (out.empty()) out.push_back(1);
-  return out;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GemmDispatcher>> GemmDispatcher::Create(
@@ -88,16 +73,8 @@ absl::Status GemmDispatcher::RunChoice(const Choice& c, const void* x, int lda, 
       KERNEL_RETURN_IF_ERROR(
           kernels::LaunchSkinnyGemm(KernelType(dtype_), x, w, y, y_f32, m, n, k, stream_));
       return absl::OkStatus();
-    case Impl::kLt: {
-      const int step = c.chunk_rows > 0 ? c.chunk_rows : m;
-      const size_t y_row = size_t{y_f32 ? 4u : 2u} * n;
-      for (int s = 0; s < m; s += step) {
-        RETURN_IF_ERROR(lt_->Run(c.algo, dtype_, static_cast<const char*>(x) + size_t{2} * s * lda,
-                                 lda, w, ldw, static_cast<char*>(y) + y_row * s, y_f32,
-                                 std::min(step, m - s), n, k, stream_));
-      }
-      return absl::OkStatus();
-    }
+    case Impl::kLt:
+      return lt_->Run(c.algo, dtype_, x, lda, w, ldw, y, y_f32, m, n, k, stream_);
     case Impl::kCublas: {
       const cudaDataType_t in = dtype_ == DType::kF16 ? CUDA_R_16F : CUDA_R_16BF;
       const float alpha = 1.0f, beta = 0.0f;
@@ -160,50 +137,16 @@ float GemmDispatcher::TimeChoice(const Choice& c, const GemmProblem& p, const vo
   return ms_total < 0.0f ? -1.0f : ms_total * 1000.0f / reps;
 }
 
-bool GemmDispatcher::FitRows(Choice& c, const GemmProblem& p, int m) {
-  c.chunk_rows = 0;
-  if (lt_->Supports(c.algo, dtype_, p.y_f32, m, p.n, p.k, p.k, p.ldw)) return true;
-  // Split-K partials of many rows can outgrow the workspace: slice the rows (a row's bits do
-  // not depend on the slice it is in; the family check below sees the sliced runs).
-  for (int rows = 1024; rows >= 64; rows /= 2) {
-    if (rows < m && lt_->Supports(c.algo, dtype_, p.y_f32, rows, p.n, p.k, p.k, p.ldw)) {
-      c.chunk_rows = rows;
-      return true;
-    }
-  }
-  return false;
-}
-
 absl::StatusOr<std::map<int, GemmDispatcher::Choice>> GemmDispatcher::TuneLtFamily(
-    const GemmProblem& p, const std::vector<int>& ms, const void* x, int splits) {
+    const GemmProblem& p, const std::vector<int>& ms, const void* x) {
   const int max_m = ms.back();
   const size_t elem = p.y_f32 ? 4 : 2, row_bytes = elem * p.n;
   std::map<int, Choice> chosen;
-  // One pool of candidates for every batch size: what cuBLASLt proposes at any size (an
-  // algorithm proposed for large batches often serves small ones well and consistently),
-  // each cut into `splits` parts of k (with one part: as proposed, split or not).
-  std::vector<Choice> pool;
-  for (auto it = ms.rbegin(); it != ms.rend(); ++it) {
-    for (const auto& proposed : lt_->Heuristics(dtype_, p.y_f32, *it, p.n, p.k, p.k, p.ldw, 16)) {
-      const auto algo = splits > 1 ? LtGemm::WithSplitK(proposed, splits)
-                                   : std::optional<cublasLtMatmulAlgo_t>(proposed);
-      if (!algo) continue;
-      const bool seen = std::any_of(pool.begin(), pool.end(), [&](const Choice& c) {
-        return std::memcmp(&c.algo, &*algo, sizeof(*algo)) == 0;
-      });
-      if (!seen) pool.push_back(Choice{Impl::kLt, 0, 0.0f, *algo});
-    }
-  }
-  // The reference: the first member (cuBLASLt's first proposal for the largest batch, where
-  // it runs) computing all max_m rows at once.
-  Choice ref;
-  auto first = std::find_if(pool.begin(), pool.end(), [&](Choice& c) {
-    return FitRows(c, p, max_m);
-  });
-  if (first == pool.end()) return chosen;
-  ref = *first;
+  const auto refs = lt_->Heuristics(dtype_, p.y_f32, max_m, p.n, p.k, p.k, p.ldw, 1);
+  if (refs.empty()) return chosen;
   ASSIGN_OR_RETURN(DeviceBuffer y_ref, DeviceBuffer::Allocate(row_bytes * max_m));
   ASSIGN_OR_RETURN(DeviceBuffer y_tmp, DeviceBuffer::Allocate(row_bytes * max_m));
+  Choice ref{Impl::kLt, 0, 0.0f, refs[0]};
   if (!RunChoice(ref, x, p.k, p.weights[0], p.ldw, y_ref.data(), p.y_f32, max_m, p.n, p.k).ok()) {
     cudaGetLastError();
     return chosen;
@@ -211,10 +154,12 @@ absl::StatusOr<std::map<int, GemmDispatcher::Choice>> GemmDispatcher::TuneLtFami
   std::vector<char> want(row_bytes * max_m), got;
   CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
   CUDA_RETURN_IF_ERROR(cudaMemcpy(want.data(), y_ref.data(), want.size(), cudaMemcpyDeviceToHost));
-  // True when `c` (fitted to `rows`) run on consecutive slices of `rows` rows reproduces the
-  // reference rows.
-  auto reproduces = [&](Choice c, int rows) -> bool {
-    if (c.impl == Impl::kLt && !FitRows(c, p, rows)) return false;
+  // True when `c` run on consecutive slices of `rows` rows reproduces the reference rows.
+  auto reproduces = [&](const Choice& c, int rows) -> bool {
+    if (c.impl == Impl::kLt && !lt_->Supports(c.algo, dtype_, p.y_f32, rows, p.n, p.k, p.k,
+                                              p.ldw)) {
+      return false;
+    }
     const int cover = std::min(max_m, std::max(rows, 64)) / rows * rows;
     for (int s = 0; s + rows <= cover; s += rows) {
       const char* xs = static_cast<const char*>(x) + size_t{2} * s * p.k;
@@ -233,8 +178,19 @@ absl::StatusOr<std::map<int, GemmDispatcher::Choice>> GemmDispatcher::TuneLtFami
     }
     return std::equal(got.begin(), got.end(), want.begin());
   };
+  // One pool of candidates for every batch size: what cuBLASLt proposes at any size (an
+  // algorithm proposed for large batches often serves small ones well and consistently).
+  std::vector<Choice> pool = {ref};
+  for (int m : ms) {
+    for (const auto& algo : lt_->Heuristics(dtype_, p.y_f32, m, p.n, p.k, p.k, p.ldw, 16)) {
+      const bool seen = std::any_of(pool.begin(), pool.end(), [&](const Choice& c) {
+        return std::memcmp(&c.algo, &algo, sizeof(algo)) == 0;
+      });
+      if (!seen) pool.push_back(Choice{Impl::kLt, 0, 0.0f, algo});
+    }
+  }
   // Whether corvid's own kernel accumulates exactly as the reference (on the H100 it does).
-  if (splits == 1 && std::getenv("CORVID_GEMM_LOG") != nullptr) {
+  if (std::getenv("CORVID_GEMM_LOG") != nullptr) {
     const Choice tiled{Impl::kTiled, DefaultConfig(64), 0.0f};
     std::fprintf(stderr, "gemm %s m=64 %s: %s the reference's bits\n", p.name.c_str(),
                  ChoiceName(tiled).c_str(),
@@ -244,10 +200,11 @@ absl::StatusOr<std::map<int, GemmDispatcher::Choice>> GemmDispatcher::TuneLtFami
   for (int m : ms) {
     const int lo = prev + 1;
     prev = m;
+    std::vector<Choice> cands = pool;
     Choice best;
     best.micros = -1.0f;
-    for (Choice c : pool) {
-      if (!FitRows(c, p, m) || !reproduces(c, m) || (lo != m && !reproduces(c, lo))) continue;
+    for (Choice& c : cands) {
+      if (!reproduces(c, m) || (lo != m && !reproduces(c, lo))) continue;
       c.micros = TimeChoice(c, p, x, y_tmp.data(), m);
       if (c.micros >= 0.0f && (best.micros < 0.0f || c.micros < best.micros)) best = c;
     }
@@ -298,24 +255,16 @@ absl::Status GemmDispatcher::Autotune(const std::vector<GemmProblem>& problems,
     // CORVID_GEMM_FAMILY=tiled keeps corvid's own kernels (diagnosis and comparisons).
     const char* family = std::getenv("CORVID_GEMM_FAMILY");
     if (!options_.batch_invariant || (family && std::string(family) == "tiled")) continue;
-    // Invariant families: corvid's tiled kernels and one cuBLASLt family per split count of
-    // k; keep the one with the lowest geometric-mean time over `ms`.
+    // Two invariant families: keep the one with the lower geometric-mean time over `ms`.
     using Table = std::map<int, Choice>;
-    auto log_time = [&](const Table& t) {
+    ASSIGN_OR_RETURN(Table lt, TuneLtFamily(p, ms, x.data()));
+    auto log_time = [](const std::map<int, Choice>& t) {
       double s = 0.0;
       for (const auto& [m, c] : t) s += std::log(std::max(c.micros, 1e-3f));
-      return t.size() == ms.size() ? s : HUGE_VAL;
+      return s;
     };
-    for (int splits : SplitCounts()) {
-      ASSIGN_OR_RETURN(Table lt, TuneLtFamily(p, ms, x.data(), splits));
-      if (std::getenv("CORVID_GEMM_LOG") != nullptr) {
-        std::string times;
-        for (const auto& [m, c] : lt) absl::StrAppendFormat(&times, " %d:%.1f", m, c.micros);
-        std::fprintf(stderr, "gemm %s family splitk=%d: %s, geomean %.1f us;%s\n",
-                     p.name.c_str(), splits, lt.size() == ms.size() ? "covers every m" : "incomplete",
-                     std::exp(log_time(lt) / ms.size()), times.c_str());
-      }
-      if (log_time(lt) < log_time(table_[key])) table_[key] = lt;
+    if (lt.size() == ms.size() && (own.size() < ms.size() || log_time(lt) < log_time(own))) {
+      table_[key] = lt;
     }
   }
   return absl::OkStatus();
@@ -337,8 +286,7 @@ std::string GemmDispatcher::ChoiceName(const Choice& c) const {
                                            sizeof(tile), nullptr);
       cublasLtMatmulAlgoConfigGetAttribute(&c.algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splitk,
                                            sizeof(splitk), nullptr);
-      return absl::StrCat("lt:algo", id, "/tile", tile, "/splitk", splitk,
-                          c.chunk_rows > 0 ? absl::StrCat("/rows", c.chunk_rows) : "");
+      return absl::StrCat("lt:algo", id, "/tile", tile, "/splitk", splitk);
     }
   }
   return "?";

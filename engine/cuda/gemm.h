@@ -65,7 +65,6 @@ class GemmDispatcher {
     int config = 0;
     float micros = 0.0f;
     cublasLtMatmulAlgo_t algo{};
-    int chunk_rows = 0;  // kLt: run in slices of this many rows (workspace); 0 = all at once
   };
   using ShapeKey = std::tuple<int, int, bool>;  // n, k, y_f32
 
@@ -77,14 +76,9 @@ class GemmDispatcher {
   std::vector<Choice> Candidates(int m, int k) const;
   // Times `c` at m rows (rotating the problem's weights); negative when it fails.
   float TimeChoice(const Choice& c, const GemmProblem& p, const void* x, void* y, int m);
-  // Fits the cuBLASLt choice `c` to m rows: sets its row slicing where the whole product
-  // would need more workspace than there is; false when the algorithm cannot run it at all.
-  bool FitRows(Choice& c, const GemmProblem& p, int m);
-  // The cuBLASLt family for `p` whose members cut k into `splits` parts (see above); empty
-  // when no consistent set covers `ms`.
+  // The cuBLASLt family for `p` (see above); empty when no consistent set covers `ms`.
   absl::StatusOr<std::map<int, Choice>> TuneLtFamily(const GemmProblem& p,
-                                                     const std::vector<int>& ms, const void* x,
-                                                     int splits);
+                                                     const std::vector<int>& ms, const void* x);
   std::string ChoiceName(const Choice& c) const;
 
   DType dtype_;

@@ -92,40 +92,4 @@ bool LtGemm::Supports(const cublasLtMatmulAlgo_t& algo, DType dtype, bool y_f32,
   return result.workspaceSize <= workspace_bytes_;
 }
 
-std::optional<cublasLtMatmulAlgo_t> LtGemm::WithSplitK(const cublasLtMatmulAlgo_t& algo,
-                                                       int splits) {
-  cublasLtMatmulAlgo_t out = algo;
-  const int32_t num = splits;
-  const uint32_t scheme =
-      splits > 1 ? CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE : CUBLASLT_REDUCTION_SCHEME_NONE;
-  if (splits > 1) {
-    int32_t can_split = 0;
-    uint32_t schemes = 0;
-    if (cublasLtMatmulAlgoCapGetAttribute(&algo, CUBLASLT_ALGO_CAP_SPLITK_SUPPORT, &can_split,
-                                          sizeof(can_split), nullptr) != CUBLAS_STATUS_SUCCESS ||
-        cublasLtMatmulAlgoCapGetAttribute(&algo, CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK,
-                                          &schemes, sizeof(schemes),
-                                          nullptr) != CUBLAS_STATUS_SUCCESS ||
-        can_split == 0 || (schemes & scheme) == 0) {
-      return std::nullopt;
-    }
-  }
-  if (cublasLtMatmulAlgoConfigSetAttribute(&out, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &num,
-                                           sizeof(num)) != CUBLAS_STATUS_SUCCESS ||
-      cublasLtMatmulAlgoConfigSetAttribute(&out, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &scheme,
-                                           sizeof(scheme)) != CUBLAS_STATUS_SUCCESS) {
-    return std::nullopt;
-  }
-  return out;
-}
-
-int LtGemm::SplitKOf(const cublasLtMatmulAlgo_t& algo) {
-  int32_t splits = 1;
-  if (cublasLtMatmulAlgoConfigGetAttribute(&algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splits,
-                                           sizeof(splits), nullptr) != CUBLAS_STATUS_SUCCESS) {
-    return 1;
-  }
-  return splits < 1 ? 1 : splits;
-}
-
 }  // namespace corvid::cuda

@@ -8,7 +8,6 @@
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
-#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -45,12 +44,6 @@ class LtGemm {
                                                int lda, int ldw, int max);
   bool Supports(const cublasLtMatmulAlgo_t& algo, DType dtype, bool y_f32, int m, int n, int k,
                 int lda, int ldw);
-  // `algo` with k cut into `splits` ranges whose fp32 partials are summed in a separate step
-  // (reduction in the compute type: no 16-bit rounding between the parts); nullopt when the
-  // algorithm cannot split k that way. splits == 1 gives the split-free form.
-  static std::optional<cublasLtMatmulAlgo_t> WithSplitK(const cublasLtMatmulAlgo_t& algo,
-                                                        int splits);
-  static int SplitKOf(const cublasLtMatmulAlgo_t& algo);
 
  private:
   LtGemm() = default;
