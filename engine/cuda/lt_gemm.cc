@@ -92,4 +92,60 @@ bool LtGemm::Supports(const cublasLtMatmulAlgo_t& algo, DType dtype, bool y_f32,
   return result.workspaceSize <= workspace_bytes_;
 }
 
+std::vector<cublasLtMatmulAlgo_t> LtGemm::Enumerate(DType dtype, bool y_f32, int m, int n,
+                                                    int k, int lda, int ldw, int max) {
+  std::vector<cublasLtMatmulAlgo_t> out;
+  LtProblem p(dtype, y_f32, m, n, k, lda, ldw);
+  if (!p.status().ok()) return out;
+  const cudaDataType_t in = HalfType(dtype), y = y_f32 ? CUDA_R_32F : in;
+  int ids[256], num_ids = 0;
+  if (cublasLtMatmulAlgoGetIds(handle_, CUBLAS_COMPUTE_32F, CUDA_R_32F, in, in, y, y, 256, ids,
+                               &num_ids) != CUBLAS_STATUS_SUCCESS) {
+    return out;
+  }
+  // A capability list (tile or stage ids); {0} (undefined: the algorithm's default) if none.
+  auto ids_of = [](const cublasLtMatmulAlgo_t& algo, cublasLtMatmulAlgoCapAttributes_t attr) {
+    std::vector<uint32_t> v(512);
+    size_t written = 0;
+    if (cublasLtMatmulAlgoCapGetAttribute(&algo, attr, v.data(), v.size() * sizeof(uint32_t),
+                                          &written) != CUBLAS_STATUS_SUCCESS ||
+        written == 0) {
+      return std::vector<uint32_t>{0};
+    }
+    v.resize(written / sizeof(uint32_t));
+    return v;
+  };
+  for (int i = 0; i < num_ids && static_cast<int>(out.size()) < max; ++i) {
+    cublasLtMatmulAlgo_t algo;
+    if (cublasLtMatmulAlgoInit(handle_, CUBLAS_COMPUTE_32F, CUDA_R_32F, in, in, y, y, ids[i],
+                               &algo) != CUBLAS_STATUS_SUCCESS) {
+      continue;
+    }
+    int32_t swizzle_max = 0;
+    cublasLtMatmulAlgoCapGetAttribute(&algo, CUBLASLT_ALGO_CAP_CTA_SWIZZLING_SUPPORT,
+                                      &swizzle_max, sizeof(swizzle_max), nullptr);
+    for (uint32_t tile : ids_of(algo, CUBLASLT_ALGO_CAP_TILE_IDS)) {
+      for (uint32_t stages : ids_of(algo, CUBLASLT_ALGO_CAP_STAGES_IDS)) {
+        for (uint32_t swizzle = 0; swizzle <= static_cast<uint32_t>(swizzle_max > 0); ++swizzle) {
+          if (static_cast<int>(out.size()) >= max) return out;
+          cublasLtMatmulAlgo_t c = algo;
+          cublasLtMatmulAlgoConfigSetAttribute(&c, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile,
+                                               sizeof(tile));
+          cublasLtMatmulAlgoConfigSetAttribute(&c, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages,
+                                               sizeof(stages));
+          cublasLtMatmulAlgoConfigSetAttribute(&c, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, &swizzle,
+                                               sizeof(swizzle));
+          cublasLtMatmulHeuristicResult_t r;
+          if (cublasLtMatmulAlgoCheck(handle_, p.op, p.w, p.x, p.y, p.y, &c, &r) ==
+                  CUBLAS_STATUS_SUCCESS &&
+              r.workspaceSize <= workspace_bytes_) {
+            out.push_back(c);
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace corvid::cuda
