@@ -189,12 +189,6 @@ absl::StatusOr<std::map<int, GemmDispatcher::Choice>> GemmDispatcher::TuneLtFami
       if (!seen) pool.push_back(Choice{Impl::kLt, 0, 0.0f, algo});
     }
   }
-  for (const Choice& c : SearchedChoices(p, ms, x, y_tmp.data())) {
-    const bool seen = std::any_of(pool.begin(), pool.end(), [&](const Choice& d) {
-      return std::memcmp(&c.algo, &d.algo, sizeof(c.algo)) == 0;
-    });
-    if (!seen) pool.push_back(c);
-  }
   // Whether corvid's own kernel accumulates exactly as the reference (on the H100 it does).
   if (std::getenv("CORVID_GEMM_LOG") != nullptr) {
     const Choice tiled{Impl::kTiled, DefaultConfig(64), 0.0f};
@@ -218,41 +212,6 @@ absl::StatusOr<std::map<int, GemmDispatcher::Choice>> GemmDispatcher::TuneLtFami
     chosen[m] = best;
   }
   return chosen;
-}
-
-std::vector<GemmDispatcher::Choice> GemmDispatcher::SearchedChoices(const GemmProblem& p,
-                                                                    const std::vector<int>& ms,
-                                                                    const void* x, void* y) {
-  std::vector<Choice> out;
-  const char* env = std::getenv("CORVID_GEMM_SEARCH");
-  if (env != nullptr && std::strcmp(env, "0") == 0) return out;
-  // Decode batches are where the heuristics' proposals fall short: search the smallest batch
-  // and the first one of 32 rows or more.
-  std::vector<int> at = {ms.front()};
-  auto big = std::lower_bound(ms.begin(), ms.end(), 32);
-  if (big != ms.end() && *big != ms.front() && *big <= 128) at.push_back(*big);
-  constexpr int kKeep = 4;
-  for (int m : at) {
-    const auto configs = lt_->Enumerate(dtype_, p.y_f32, m, p.n, p.k, p.k, p.ldw, 4096);
-    std::vector<Choice> timed;
-    for (const auto& algo : configs) {
-      Choice c{Impl::kLt, 0, 0.0f, algo};
-      c.micros = TimeChoice(c, p, x, y, m);
-      if (c.micros >= 0.0f) timed.push_back(c);
-    }
-    const size_t keep = std::min<size_t>(kKeep, timed.size());
-    std::partial_sort(timed.begin(), timed.begin() + keep, timed.end(),
-                      [](const Choice& a, const Choice& b) { return a.micros < b.micros; });
-    if (std::getenv("CORVID_GEMM_LOG") != nullptr) {
-      for (size_t i = 0; i < keep; ++i) {
-        std::fprintf(stderr, "gemm %s m=%d searched %zu of %zu configs: #%zu %s %.1f us\n",
-                     p.name.c_str(), m, timed.size(), configs.size(), i + 1,
-                     ChoiceName(timed[i]).c_str(), timed[i].micros);
-      }
-    }
-    out.insert(out.end(), timed.begin(), timed.begin() + keep);
-  }
-  return out;
 }
 
 absl::Status GemmDispatcher::Autotune(const std::vector<GemmProblem>& problems,
@@ -320,19 +279,14 @@ std::string GemmDispatcher::ChoiceName(const Choice& c) const {
     case Impl::kSkinny:
       return "skinny";
     case Impl::kLt: {
-      int id = -1, tile = -1, splitk = -1, stages = -1, swizzle = -1;
-      cublasLtMatmulAlgoConfigGetAttribute(&c.algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages,
-                                           sizeof(stages), nullptr);
-      cublasLtMatmulAlgoConfigGetAttribute(&c.algo, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, &swizzle,
-                                           sizeof(swizzle), nullptr);
+      int id = -1, tile = -1, splitk = -1;
       cublasLtMatmulAlgoConfigGetAttribute(&c.algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof(id),
                                            nullptr);
       cublasLtMatmulAlgoConfigGetAttribute(&c.algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile,
                                            sizeof(tile), nullptr);
       cublasLtMatmulAlgoConfigGetAttribute(&c.algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splitk,
                                            sizeof(splitk), nullptr);
-      return absl::StrCat("lt:algo", id, "/tile", tile, "/st", stages, "/sw", swizzle,
-                          "/splitk", splitk);
+      return absl::StrCat("lt:algo", id, "/tile", tile, "/splitk", splitk);
     }
   }
   return "?";

@@ -76,10 +76,6 @@ class GemmDispatcher {
   std::vector<Choice> Candidates(int m, int k) const;
   // Times `c` at m rows (rotating the problem's weights); negative when it fails.
   float TimeChoice(const Choice& c, const GemmProblem& p, const void* x, void* y, int m);
-  // The fastest cuBLASLt configurations at decode batch sizes found by trying every
-  // configuration cuBLASLt accepts (CORVID_GEMM_SEARCH=0: none), as family candidates.
-  std::vector<Choice> SearchedChoices(const GemmProblem& p, const std::vector<int>& ms,
-                                      const void* x, void* y);
   // The cuBLASLt family for `p` (see above); empty when no consistent set covers `ms`.
   absl::StatusOr<std::map<int, Choice>> TuneLtFamily(const GemmProblem& p,
                                                      const std::vector<int>& ms, const void* x);

@@ -44,10 +44,6 @@ class LtGemm {
                                                int lda, int ldw, int max);
   bool Supports(const cublasLtMatmulAlgo_t& algo, DType dtype, bool y_f32, int m, int n, int k,
                 int lda, int ldw);
-  // Every split-free configuration (algorithm id x tile x stages x CTA swizzling) that
-  // cuBLASLt accepts for the shape, up to `max`: a wider search than the heuristics' proposals.
-  std::vector<cublasLtMatmulAlgo_t> Enumerate(DType dtype, bool y_f32, int m, int n, int k,
-                                              int lda, int ldw, int max);
 
  private:
   LtGemm() = default;
