@@ -74,6 +74,9 @@ class GemmDispatcher {
   absl::Status RunChoice(const Choice& c, const void* x, int lda, const void* w, int ldw, void* y,
                          bool y_f32, int m, int n, int k);
   std::vector<Choice> Candidates(int m, int k) const;
+  // The fastest of `cands` at m rows (micros < 0 when none runs); logs every time when
+  // CORVID_GEMM_LOG is set.
+  Choice Fastest(std::vector<Choice> cands, const GemmProblem& p, const void* x, void* y, int m);
   // Times `c` at m rows (rotating the problem's weights); negative when it fails.
   float TimeChoice(const Choice& c, const GemmProblem& p, const void* x, void* y, int m);
   // The cuBLASLt family for `p` (see above); empty when no consistent set covers `ms`.
