@@ -13,6 +13,12 @@
 #include "kernels/rope_kv.h"
 
 namespace corvid::cuda {
+namespace {
+
+// Steps of at most this many tokens warm L2 with the o weights (larger ones are compute-bound).
+constexpr int kWarmMaxTokens = 512;
+
+}  // namespace
 
 ModelRunner::ModelRunner(const ModelConfig& config, DeviceWeights weights, GemmDispatcher* gemm,
                          cudaStream_t stream, const RunnerShape& shape)
@@ -38,6 +44,7 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::Create(const ModelConf
   }
   std::unique_ptr<ModelRunner> r(new ModelRunner(config, std::move(weights), gemm, stream, shape));
   r->prefill_kernel_ = kernels::PrefillAttentionSupports(config.head_dim);
+  ASSIGN_OR_RETURN(r->warmer_, L2Warmer::Create());
   RETURN_IF_ERROR(r->AllocateActivations());
   return r;
 }
@@ -183,6 +190,8 @@ absl::Status ModelRunner::Layer(int l, const ForwardPlan& plan, const StepArrays
                                                    l == 0 ? nullptr : proj_.data(), w.input_norm,
                                                    nullptr, t, h, eps, normed_.data(), stream_));
   RETURN_IF_ERROR(gemm_->Run(normed_.data(), h, w.qkv, h, qkv_.data(), false, t, qkv_dim, h));
+  // Decode-sized steps: the o weights go to L2 while attention leaves DRAM mostly idle.
+  if (t <= kWarmMaxTokens) RETURN_IF_ERROR(warmer_->Fork(stream_, w.o, size_t{2} * h * qd));
   kernels::RopeKvParams rp;
   rp.qkv = qkv_.data();
   rp.bias = w.qkv_bias;
@@ -199,6 +208,7 @@ absl::Status ModelRunner::Layer(int l, const ForwardPlan& plan, const StepArrays
   rp.block_size = shape_.block_size;
   KERNEL_RETURN_IF_ERROR(kernels::LaunchRopeKv(kdtype_, rp, stream_));
   RETURN_IF_ERROR(Attention(l, plan, a));
+  RETURN_IF_ERROR(warmer_->Join(stream_));
   RETURN_IF_ERROR(gemm_->Run(attn_.data(), qd, w.o, qd, proj_.data(), false, t, h, qd));
   KERNEL_RETURN_IF_ERROR(kernels::LaunchAddRmsNorm(kdtype_, residual_.as<float>(), proj_.data(),
                                                    w.post_norm, nullptr, t, h, eps,

@@ -12,6 +12,7 @@
 #include "engine/cuda/device_memory.h"
 #include "engine/cuda/device_weights.h"
 #include "engine/cuda/gemm.h"
+#include "engine/cuda/l2_warmer.h"
 #include "engine/cuda/step_inputs.h"
 #include "engine/model_config.h"
 #include "kernels/kernel_api.h"
@@ -71,6 +72,7 @@ class ModelRunner {
 
   DeviceBuffer residual_, normed_, qkv_, q_, attn_, proj_, gate_up_, act_, logits_;
   DeviceBuffer partial_out_, partial_ml_, split_counters_, inv_freq_, kv_;
+  std::unique_ptr<L2Warmer> warmer_;
 };
 
 }  // namespace corvid::cuda
