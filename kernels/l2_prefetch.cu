@@ -8,41 +8,44 @@
 namespace corvid::kernels {
 namespace {
 
-constexpr int kThreads = 128;
+constexpr int kThreads = 32;
+constexpr int64_t kLine = 128;
 
-__global__ void L2PrefetchKernel(const char* data, size_t bytes) {
-  const size_t stride = size_t{gridDim.x} * blockDim.x;
-  const size_t first = size_t{blockIdx.x} * blockDim.x + threadIdx.x;
+// One request: [p, p + n) of one row.
+__device__ __forceinline__ void Request(const char* p, int64_t n) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  // Bytes per bulk request (the instruction takes any multiple of 16 up to 2^32).
-  constexpr uint32_t kBulkBytes = 64 * 1024;
-  // Whole 16-byte-aligned spans through the bulk-copy unit; the ragged ends as lines below.
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + 15) & ~uintptr_t{15};
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~uintptr_t{15};
-  for (uintptr_t p = begin + first * kBulkBytes; p < end; p += stride * kBulkBytes) {
-    const uint32_t n = static_cast<uint32_t>(end - p < kBulkBytes ? end - p : kBulkBytes);
-    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(n) : "memory");
-  }
-  if (first == 0 && begin > reinterpret_cast<uintptr_t>(data)) {
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(data));
-  }
-  if (first == 0 && end < reinterpret_cast<uintptr_t>(data) + bytes) {
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(end));
-  }
-#else
-  for (size_t off = first * 128; off < bytes; off += stride * 128) {
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(data + off));
+  if (n >= 4096 && reinterpret_cast<uintptr_t>(p) % 16 == 0) {
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(static_cast<uint32_t>(n & ~int64_t{15}))
+                 : "memory");
+    return;
   }
 #endif
+  for (int64_t off = 0; off < n; off += kLine) asm volatile("prefetch.global.L2 [%0];" ::"l"(p + off));
+}
+
+__global__ void L2PrefetchKernel(const char* data, int rows, int64_t row_stride, int64_t bytes,
+                                 int64_t chunk) {
+  const int64_t per_row = (bytes + chunk - 1) / chunk;
+  const int64_t total = per_row * rows;
+  const int64_t stride = int64_t{gridDim.x} * blockDim.x;
+  for (int64_t w = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; w < total; w += stride) {
+    const int64_t r = w / per_row, c = w % per_row;
+    const int64_t begin = c * chunk;
+    const int64_t n = bytes - begin < chunk ? bytes - begin : chunk;
+    Request(data + r * row_stride + begin, n);
+  }
 }
 
 }  // namespace
 
-KernelError LaunchL2Prefetch(const void* data, size_t bytes, int blocks, StreamHandle stream) {
-  if (bytes == 0) return kKernelOk;
-  if (data == nullptr || blocks < 1) return kKernelInvalidValue;
-  L2PrefetchKernel<<<blocks, kThreads, 0, AsStream(stream)>>>(static_cast<const char*>(data),
-                                                              bytes);
+KernelError LaunchL2Prefetch(const void* data, int rows, int64_t row_stride, int64_t bytes_per_row,
+                             int blocks, StreamHandle stream) {
+  if (rows == 0 || bytes_per_row == 0) return kKernelOk;
+  if (data == nullptr || blocks < 1 || rows < 0 || bytes_per_row < 0) return kKernelInvalidValue;
+  // Long spans in 32 KB bulk requests; short ones one line per request.
+  const int64_t chunk = bytes_per_row >= 4096 ? 32 * 1024 : kLine;
+  L2PrefetchKernel<<<blocks, kThreads, 0, AsStream(stream)>>>(static_cast<const char*>(data), rows,
+                                                              row_stride, bytes_per_row, chunk);
   return cudaGetLastError();
 }
 

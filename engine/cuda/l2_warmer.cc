@@ -1,7 +1,7 @@
 #include "engine/cuda/l2_warmer.h"
 
+#include <algorithm>
 #include <cstdlib>
-#include <cstring>
 
 #include "engine/cuda/cuda_check.h"
 #include "kernels/l2_prefetch.h"
@@ -9,19 +9,28 @@
 namespace corvid::cuda {
 namespace {
 
-// Enough requests in flight to keep DRAM busy (each is one 64 KB span on sm_90).
-constexpr int kPrefetchBlocks = 4;
+// About what DRAM delivers during one latency-bound kernel (~1 µs at ~3 TB/s).
+constexpr int64_t kHeadBytes = int64_t{3} << 20;
+
+int EnvTokens(const char* name) {
+  const char* env = std::getenv(name);
+  return env != nullptr ? std::max(0, std::atoi(env)) : 0;
+}
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<L2Warmer>> L2Warmer::Create() {
   std::unique_ptr<L2Warmer> w(new L2Warmer());
-  const char* env = std::getenv("CORVID_L2_PREFETCH");
-  if (env != nullptr && std::strcmp(env, "0") == 0) return w;
+  w->whole_max_tokens_ = EnvTokens("CORVID_L2_PREFETCH");
+  w->head_max_tokens_ = EnvTokens("CORVID_GEMM_PREFETCH");
+  if (w->whole_max_tokens_ == 0 && w->head_max_tokens_ == 0) return w;
+  int device = 0, sms = 0;
+  CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  w->blocks_ = 2 * sms;
   CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&w->side_, cudaStreamNonBlocking));
   CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&w->fork_, cudaEventDisableTiming));
   CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&w->join_, cudaEventDisableTiming));
-  w->enabled_ = true;
   return w;
 }
 
@@ -32,11 +41,22 @@ L2Warmer::~L2Warmer() {
   if (side_ != nullptr) cudaStreamDestroy(side_);
 }
 
-absl::Status L2Warmer::Fork(cudaStream_t main, const void* data, size_t bytes) {
-  if (!enabled_) return absl::OkStatus();
+absl::Status L2Warmer::ForkWhole(cudaStream_t main, const void* w, size_t bytes) {
+  return Fork(main, w, 1, 0, static_cast<int64_t>(bytes));
+}
+
+absl::Status L2Warmer::ForkHead(cudaStream_t main, const void* w, int n, int ld) {
+  const int64_t row_bytes = int64_t{2} * ld;
+  const int64_t head = std::clamp<int64_t>(kHeadBytes / n / 128 * 128, 128, row_bytes);
+  return Fork(main, w, n, row_bytes, head);
+}
+
+absl::Status L2Warmer::Fork(cudaStream_t main, const void* data, int rows, int64_t stride,
+                            int64_t bytes) {
+  if (side_ == nullptr) return absl::OkStatus();
   CUDA_RETURN_IF_ERROR(cudaEventRecord(fork_, main));
   CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(side_, fork_, 0));
-  KERNEL_RETURN_IF_ERROR(kernels::LaunchL2Prefetch(data, bytes, kPrefetchBlocks, side_));
+  KERNEL_RETURN_IF_ERROR(kernels::LaunchL2Prefetch(data, rows, stride, bytes, blocks_, side_));
   CUDA_RETURN_IF_ERROR(cudaEventRecord(join_, side_));
   forked_ = true;
   return absl::OkStatus();

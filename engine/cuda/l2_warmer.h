@@ -1,16 +1,19 @@
 // Warms L2 with a projection's weights on a side branch of the step (internal to the CUDA
-// backend). In a decode step the KV reads of attention leave most of DRAM's bandwidth idle, and
-// the o projection after it reads 33.5 MB of weights (Llama-3-8B) that fit in the H100's 50 MB
-// L2: requested during attention, they are read from L2 by the GEMM. Fork() branches off the
-// main stream (inside a CUDA-graph capture this becomes a parallel branch), Join() makes the
-// main stream's next launch wait for the branch. Results never depend on it (it only
-// prefetches). CORVID_L2_PREFETCH=0 turns it off (A/B timing).
+// backend), while the kernels before that projection leave DRAM mostly idle (decode steps:
+// RoPE, attention, the norms and SiLU*mul are latency-bound). Fork() branches off the main
+// stream after the last launch (inside a CUDA-graph capture this becomes a parallel branch);
+// Join() makes the main stream's next launch wait for the branch. Results never depend on it:
+// it only prefetches. Two uses, each off unless asked for (A/B timing):
+//   CORVID_L2_PREFETCH=N  the whole o weights during RoPE + attention, in steps of <= N tokens;
+//   CORVID_GEMM_PREFETCH=N the first ~3 MB (the first k of every row) of the qkv, gate_up and
+//                          down weights during the kernel before each, in steps of <= N tokens.
 #ifndef CORVID_ENGINE_CUDA_L2_WARMER_H_
 #define CORVID_ENGINE_CUDA_L2_WARMER_H_
 
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "absl/status/statusor.h"
@@ -19,18 +22,27 @@ namespace corvid::cuda {
 
 class L2Warmer {
  public:
-  // Disabled (Fork/Join do nothing) when CORVID_L2_PREFETCH=0.
   static absl::StatusOr<std::unique_ptr<L2Warmer>> Create();
   ~L2Warmer();
   L2Warmer(const L2Warmer&) = delete;
   L2Warmer& operator=(const L2Warmer&) = delete;
 
-  absl::Status Fork(cudaStream_t main, const void* data, size_t bytes);
+  // Token limits of the two uses (0: off).
+  int whole_max_tokens() const { return whole_max_tokens_; }
+  int head_max_tokens() const { return head_max_tokens_; }
+
+  // Branch: prefetch a whole weight matrix of `bytes`.
+  absl::Status ForkWhole(cudaStream_t main, const void* w, size_t bytes);
+  // Branch: prefetch the first columns (~3 MB in all) of every row of an [n, ld] matrix.
+  absl::Status ForkHead(cudaStream_t main, const void* w, int n, int ld);
   absl::Status Join(cudaStream_t main);
 
  private:
   L2Warmer() = default;
-  bool enabled_ = false;
+  absl::Status Fork(cudaStream_t main, const void* data, int rows, int64_t stride, int64_t bytes);
+
+  int whole_max_tokens_ = 0, head_max_tokens_ = 0;
+  int blocks_ = 0;
   bool forked_ = false;
   cudaStream_t side_ = nullptr;
   cudaEvent_t fork_ = nullptr, join_ = nullptr;

@@ -13,13 +13,6 @@
 #include "kernels/rope_kv.h"
 
 namespace corvid::cuda {
-namespace {
-
-// Steps of at most this many tokens warm L2 with the o weights (larger ones are compute-bound).
-constexpr int kWarmMaxTokens = 512;
-
-}  // namespace
-
 ModelRunner::ModelRunner(const ModelConfig& config, DeviceWeights weights, GemmDispatcher* gemm,
                          cudaStream_t stream, const RunnerShape& shape)
     : config_(config),
@@ -186,12 +179,15 @@ absl::Status ModelRunner::Layer(int l, const ForwardPlan& plan, const StepArrays
   const int qkv_dim = qd + 2 * c.kv_dim(), inter = c.intermediate_size;
   const int ip = weights_.inter_padded;
   const float eps = static_cast<float>(c.rms_norm_eps);
+  // Decode-sized steps may warm L2 with weights while latency-bound kernels run (l2_warmer.h).
+  const bool head = t <= warmer_->head_max_tokens(), whole = t <= warmer_->whole_max_tokens();
+  if (head) RETURN_IF_ERROR(warmer_->ForkHead(stream_, w.qkv, qkv_dim, h));
   KERNEL_RETURN_IF_ERROR(kernels::LaunchAddRmsNorm(kdtype_, residual_.as<float>(),
                                                    l == 0 ? nullptr : proj_.data(), w.input_norm,
                                                    nullptr, t, h, eps, normed_.data(), stream_));
+  RETURN_IF_ERROR(warmer_->Join(stream_));
   RETURN_IF_ERROR(gemm_->Run(normed_.data(), h, w.qkv, h, qkv_.data(), false, t, qkv_dim, h));
-  // Decode-sized steps: the o weights go to L2 while attention leaves DRAM mostly idle.
-  if (t <= kWarmMaxTokens) RETURN_IF_ERROR(warmer_->Fork(stream_, w.o, size_t{2} * h * qd));
+  if (whole) RETURN_IF_ERROR(warmer_->ForkWhole(stream_, w.o, size_t{2} * h * qd));
   kernels::RopeKvParams rp;
   rp.qkv = qkv_.data();
   rp.bias = w.qkv_bias;
@@ -210,13 +206,17 @@ absl::Status ModelRunner::Layer(int l, const ForwardPlan& plan, const StepArrays
   RETURN_IF_ERROR(Attention(l, plan, a));
   RETURN_IF_ERROR(warmer_->Join(stream_));
   RETURN_IF_ERROR(gemm_->Run(attn_.data(), qd, w.o, qd, proj_.data(), false, t, h, qd));
+  if (head) RETURN_IF_ERROR(warmer_->ForkHead(stream_, w.gate_up, 2 * inter, h));
   KERNEL_RETURN_IF_ERROR(kernels::LaunchAddRmsNorm(kdtype_, residual_.as<float>(), proj_.data(),
                                                    w.post_norm, nullptr, t, h, eps,
                                                    normed_.data(), stream_));
+  RETURN_IF_ERROR(warmer_->Join(stream_));
   RETURN_IF_ERROR(
       gemm_->Run(normed_.data(), h, w.gate_up, h, gate_up_.data(), false, t, 2 * inter, h));
+  if (head) RETURN_IF_ERROR(warmer_->ForkHead(stream_, w.down, h, ip));
   KERNEL_RETURN_IF_ERROR(
       kernels::LaunchSiluMul(kdtype_, gate_up_.data(), t, inter, act_.data(), ip, stream_));
+  RETURN_IF_ERROR(warmer_->Join(stream_));
   RETURN_IF_ERROR(gemm_->Run(act_.data(), ip, w.down, ip, proj_.data(), false, t, h, ip));
   return absl::OkStatus();
 }
