@@ -12,17 +12,23 @@ namespace {
 // About what DRAM delivers during one latency-bound kernel (~1 µs at ~3 TB/s).
 constexpr int64_t kHeadBytes = int64_t{3} << 20;
 
-int EnvTokens(const char* name) {
+// Token limits that paid on the H100 (docs/perf.md, session 4): the heads at every decode
+// batch size (batch 32 -0.1 ms per step), the whole o weights only at small batches (batch 1
+// -0.1 ms; at batch 32 and 128 attention's own KV traffic makes it a loss).
+constexpr int kDefaultHeadMaxTokens = 256;
+constexpr int kDefaultWholeMaxTokens = 8;
+
+int EnvTokens(const char* name, int fallback) {
   const char* env = std::getenv(name);
-  return env != nullptr ? std::max(0, std::atoi(env)) : 0;
+  return env != nullptr ? std::max(0, std::atoi(env)) : fallback;
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<L2Warmer>> L2Warmer::Create() {
   std::unique_ptr<L2Warmer> w(new L2Warmer());
-  w->whole_max_tokens_ = EnvTokens("CORVID_L2_PREFETCH");
-  w->head_max_tokens_ = EnvTokens("CORVID_GEMM_PREFETCH");
+  w->whole_max_tokens_ = EnvTokens("CORVID_L2_PREFETCH", kDefaultWholeMaxTokens);
+  w->head_max_tokens_ = EnvTokens("CORVID_GEMM_PREFETCH", kDefaultHeadMaxTokens);
   if (w->whole_max_tokens_ == 0 && w->head_max_tokens_ == 0) return w;
   int device = 0, sms = 0;
   CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));

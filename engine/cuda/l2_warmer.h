@@ -3,10 +3,11 @@
 // RoPE, attention, the norms and SiLU*mul are latency-bound). Fork() branches off the main
 // stream after the last launch (inside a CUDA-graph capture this becomes a parallel branch);
 // Join() makes the main stream's next launch wait for the branch. Results never depend on it:
-// it only prefetches. Two uses, each off unless asked for (A/B timing):
-//   CORVID_L2_PREFETCH=N  the whole o weights during RoPE + attention, in steps of <= N tokens;
-//   CORVID_GEMM_PREFETCH=N the first ~3 MB (the first k of every row) of the qkv, gate_up and
-//                          down weights during the kernel before each, in steps of <= N tokens.
+// it only prefetches. Two uses, each limited to steps of at most N tokens (0 turns it off):
+//   CORVID_L2_PREFETCH=N  (default 8) the whole o weights during RoPE + attention;
+//   CORVID_GEMM_PREFETCH=N (default 256) the first ~3 MB (the first k of every row) of the qkv,
+//                          gate_up and down weights during the kernel before each, so that the
+//                          GEMM's first loads hit L2.
 #ifndef CORVID_ENGINE_CUDA_L2_WARMER_H_
 #define CORVID_ENGINE_CUDA_L2_WARMER_H_
 
