@@ -12,11 +12,11 @@ namespace {
 // About what DRAM delivers during one latency-bound kernel (~1 µs at ~3 TB/s).
 constexpr int64_t kHeadBytes = int64_t{3} << 20;
 
-// Token limits that paid on the H100 (docs/perf.md, session 4): the heads at every decode
-// batch size (batch 32 -0.1 ms per step), the whole o weights only at small batches (batch 1
-// -0.1 ms; at batch 32 and 128 attention's own KV traffic makes it a loss).
-constexpr int kDefaultHeadMaxTokens = 256;
-constexpr int kDefaultWholeMaxTokens = 8;
+// Where it paid on the H100 (same-run A/Bs, docs/perf.md session 4): the whole o weights only
+// at batch 1 (-0.09 ms per step; at 8, 32 and 128 attention's own traffic makes it a loss),
+// the weight heads at batch 32 and 64 (-0.10 / -0.04 ms; at 8 and 128 a loss of 0.09 / 0.02).
+constexpr int kDefaultWholeMaxTokens = 1;
+constexpr int kDefaultHeadMinTokens = 16, kDefaultHeadMaxTokens = 64;
 
 int EnvTokens(const char* name, int fallback) {
   const char* env = std::getenv(name);
@@ -28,8 +28,9 @@ int EnvTokens(const char* name, int fallback) {
 absl::StatusOr<std::unique_ptr<L2Warmer>> L2Warmer::Create() {
   std::unique_ptr<L2Warmer> w(new L2Warmer());
   w->whole_max_tokens_ = EnvTokens("CORVID_L2_PREFETCH", kDefaultWholeMaxTokens);
+  w->head_min_tokens_ = EnvTokens("CORVID_GEMM_PREFETCH_MIN", kDefaultHeadMinTokens);
   w->head_max_tokens_ = EnvTokens("CORVID_GEMM_PREFETCH", kDefaultHeadMaxTokens);
-  if (w->whole_max_tokens_ == 0 && w->head_max_tokens_ == 0) return w;
+  if (w->whole_max_tokens_ == 0 && w->head_max_tokens_ < w->head_min_tokens_) return w;
   int device = 0, sms = 0;
   CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
   CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));

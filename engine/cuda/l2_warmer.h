@@ -3,11 +3,12 @@
 // RoPE, attention, the norms and SiLU*mul are latency-bound). Fork() branches off the main
 // stream after the last launch (inside a CUDA-graph capture this becomes a parallel branch);
 // Join() makes the main stream's next launch wait for the branch. Results never depend on it:
-// it only prefetches. Two uses, each limited to steps of at most N tokens (0 turns it off):
-//   CORVID_L2_PREFETCH=N  (default 8) the whole o weights during RoPE + attention;
-//   CORVID_GEMM_PREFETCH=N (default 256) the first ~3 MB (the first k of every row) of the qkv,
-//                          gate_up and down weights during the kernel before each, so that the
-//                          GEMM's first loads hit L2.
+// it only prefetches. Two uses, each limited to the step sizes where it paid (l2_warmer.cc):
+//   CORVID_L2_PREFETCH=N (default 1) the whole o weights during RoPE + attention, in steps of
+//       at most N tokens (0: never);
+//   CORVID_GEMM_PREFETCH_MIN=A, CORVID_GEMM_PREFETCH=B (default 16, 64) the first ~3 MB (the
+//       first k of every row) of the qkv, gate_up and down weights during the kernel before
+//       each, so that the GEMM's first loads hit L2, in steps of A..B tokens (B = 0: never).
 #ifndef CORVID_ENGINE_CUDA_L2_WARMER_H_
 #define CORVID_ENGINE_CUDA_L2_WARMER_H_
 
@@ -28,9 +29,11 @@ class L2Warmer {
   L2Warmer(const L2Warmer&) = delete;
   L2Warmer& operator=(const L2Warmer&) = delete;
 
-  // Token limits of the two uses (0: off).
-  int whole_max_tokens() const { return whole_max_tokens_; }
-  int head_max_tokens() const { return head_max_tokens_; }
+  // Whether a step of `tokens` tokens warms the whole o weights / the heads.
+  bool WarmsWhole(int tokens) const { return tokens <= whole_max_tokens_; }
+  bool WarmsHeads(int tokens) const {
+    return tokens >= head_min_tokens_ && tokens <= head_max_tokens_;
+  }
 
   // Branch: prefetch a whole weight matrix of `bytes`.
   absl::Status ForkWhole(cudaStream_t main, const void* w, size_t bytes);
@@ -42,7 +45,7 @@ class L2Warmer {
   L2Warmer() = default;
   absl::Status Fork(cudaStream_t main, const void* data, int rows, int64_t stride, int64_t bytes);
 
-  int whole_max_tokens_ = 0, head_max_tokens_ = 0;
+  int whole_max_tokens_ = 0, head_min_tokens_ = 0, head_max_tokens_ = 0;
   int blocks_ = 0;
   bool forked_ = false;
   cudaStream_t side_ = nullptr;

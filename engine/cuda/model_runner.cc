@@ -180,7 +180,7 @@ absl::Status ModelRunner::Layer(int l, const ForwardPlan& plan, const StepArrays
   const int ip = weights_.inter_padded;
   const float eps = static_cast<float>(c.rms_norm_eps);
   // Decode-sized steps may warm L2 with weights while latency-bound kernels run (l2_warmer.h).
-  const bool head = t <= warmer_->head_max_tokens(), whole = t <= warmer_->whole_max_tokens();
+  const bool head = warmer_->WarmsHeads(t), whole = warmer_->WarmsWhole(t);
   if (head) RETURN_IF_ERROR(warmer_->ForkHead(stream_, w.qkv, qkv_dim, h));
   KERNEL_RETURN_IF_ERROR(kernels::LaunchAddRmsNorm(kdtype_, residual_.as<float>(),
                                                    l == 0 ? nullptr : proj_.data(), w.input_norm,
