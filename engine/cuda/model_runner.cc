@@ -13,6 +13,7 @@
 #include "kernels/rope_kv.h"
 
 namespace corvid::cuda {
+
 ModelRunner::ModelRunner(const ModelConfig& config, DeviceWeights weights, GemmDispatcher* gemm,
                          cudaStream_t stream, const RunnerShape& shape)
     : config_(config),
