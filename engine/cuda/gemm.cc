@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "kernels/bulk_gemm.h"
 #include "kernels/elementwise.h"
 #include "kernels/skinny_gemm.h"
 #include "kernels/tiled_gemm.h"
@@ -20,6 +21,12 @@ constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
 
 kernels::DataType KernelType(DType t) {
   return t == DType::kF16 ? kernels::DataType::kF16 : kernels::DataType::kBF16;
+}
+
+// Whether corvid's bulk-copy decode kernel competes (CORVID_BULK_GEMM=1; off until measured).
+bool BulkGemmOffered() {
+  const char* env = std::getenv("CORVID_BULK_GEMM");
+  return env != nullptr && std::strcmp(env, "1") == 0;
 }
 
 // Default tile configuration by row count when nothing was tuned.
@@ -75,6 +82,10 @@ absl::Status GemmDispatcher::RunChoice(const Choice& c, const void* x, int lda, 
       return absl::OkStatus();
     case Impl::kLt:
       return lt_->Run(c.algo, dtype_, x, lda, w, ldw, y, y_f32, m, n, k, stream_);
+    case Impl::kBulk:
+      KERNEL_RETURN_IF_ERROR(kernels::LaunchBulkGemm(c.config, KernelType(dtype_), x, lda, w,
+                                                     ldw, y, y_f32, m, n, k, stream_));
+      return absl::OkStatus();
     case Impl::kCublas: {
       const cudaDataType_t in = dtype_ == DType::kF16 ? CUDA_R_16F : CUDA_R_16BF;
       const float alpha = 1.0f, beta = 0.0f;
@@ -101,6 +112,11 @@ std::vector<GemmDispatcher::Choice> GemmDispatcher::Candidates(int m, int k) con
     // Tiles far taller than the batch only waste work.
     if (kernels::TiledGemmTileRows(c) > std::max(16, 2 * m)) continue;
     out.push_back(Choice{Impl::kTiled, c, 0.0f});
+  }
+  if (BulkGemmOffered()) {
+    for (int c = 0; c < kernels::NumBulkGemmConfigs(); ++c) {
+      if (kernels::BulkGemmSupports(c, m, k, k, k)) out.push_back(Choice{Impl::kBulk, c, 0.0f});
+    }
   }
   if (!options_.batch_invariant) {
     out.push_back(Choice{Impl::kCublas, 0, 0.0f});
@@ -185,6 +201,9 @@ absl::StatusOr<std::map<int, GemmDispatcher::Choice>> GemmDispatcher::TuneLtFami
                                               p.ldw)) {
       return false;
     }
+    if (c.impl == Impl::kBulk && !kernels::BulkGemmSupports(c.config, rows, p.k, p.k, p.ldw)) {
+      return false;
+    }
     const int cover = std::min(max_m, std::max(rows, 64)) / rows * rows;
     for (int s = 0; s + rows <= cover; s += rows) {
       const char* xs = static_cast<const char*>(x) + size_t{2} * s * p.k;
@@ -212,6 +231,11 @@ absl::StatusOr<std::map<int, GemmDispatcher::Choice>> GemmDispatcher::TuneLtFami
         return std::memcmp(&c.algo, &algo, sizeof(algo)) == 0;
       });
       if (!seen) pool.push_back(Choice{Impl::kLt, 0, 0.0f, algo});
+    }
+  }
+  if (BulkGemmOffered()) {  // same accumulation as the tiled kernel: checked like the rest
+    for (int c = 0; c < kernels::NumBulkGemmConfigs(); ++c) {
+      pool.push_back(Choice{Impl::kBulk, c, 0.0f});
     }
   }
   // Whether corvid's own kernel accumulates exactly as the reference (on the H100 it does).
@@ -291,6 +315,8 @@ std::string GemmDispatcher::ChoiceName(const Choice& c) const {
       return "cublas";
     case Impl::kSkinny:
       return "skinny";
+    case Impl::kBulk:
+      return kernels::BulkGemmConfigName(c.config);
     case Impl::kLt: {
       int id = -1, tile = -1, splitk = -1;
       cublasLtMatmulAlgoConfigGetAttribute(&c.algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof(id),

@@ -5,7 +5,8 @@
 // cuBLASLt algorithms that reproduce a reference algorithm's rows bit for bit (checked at
 // start-up, see lt_gemm.h), or, when no such set covers every batch size, corvid's tiled
 // tensor-core kernel in several tile configurations (invariant by construction,
-// kernels/tiled_gemm.h). Otherwise cuBLAS's own choice and the weight-streaming skinny kernel
+// kernels/tiled_gemm.h). CORVID_BULK_GEMM=1 offers corvid's bulk-copy decode kernel to both
+// families (kernels/bulk_gemm.h; it accumulates as the tiled kernel). Otherwise cuBLAS's own choice and the weight-streaming skinny kernel
 // join the candidates. The choice per (shape, batch rows) is made by timing the candidates at
 // start-up (Autotune); between tuned row counts the next larger one's choice is used.
 // CORVID_GEMM_LOG=1 prints every candidate's time and whether the tiled kernel reproduces the
@@ -59,7 +60,7 @@ class GemmDispatcher {
   std::string Describe() const;
 
  private:
-  enum class Impl { kTiled, kCublas, kSkinny, kLt };
+  enum class Impl { kTiled, kCublas, kSkinny, kLt, kBulk };
   struct Choice {
     Impl impl = Impl::kTiled;
     int config = 0;
