@@ -15,12 +15,14 @@ constexpr int64_t kLine = 128;
 __device__ __forceinline__ void Request(const char* p, int64_t n) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   if (n >= 4096 && reinterpret_cast<uintptr_t>(p) % 16 == 0) {
-    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(static_cast<uint32_t>(n & ~int64_t{15}))
-                 : "memory");
+    const uint32_t bytes = static_cast<uint32_t>(n & ~int64_t{15});  // whole 16-byte units
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(bytes) : "memory");
     return;
   }
 #endif
-  for (int64_t off = 0; off < n; off += kLine) asm volatile("prefetch.global.L2 [%0];" ::"l"(p + off));
+  for (int64_t off = 0; off < n; off += kLine) {
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(p + off));
+  }
 }
 
 __global__ void L2PrefetchKernel(const char* data, int rows, int64_t row_stride, int64_t bytes,

@@ -16,8 +16,8 @@ StepTimer::StepTimer() {
 
 StepTimer::~StepTimer() {
   for (const auto& [kind, steps] : times_) {
-    std::fprintf(stderr, "step timing (%s %d, %zu steps): median", kind > 0 ? "decode bucket" : "other",
-                 kind, steps.size());
+    std::fprintf(stderr, "step timing (%s %d, %zu steps): median",
+                 kind > 0 ? "decode bucket" : "other", kind, steps.size());
     const char* names[kMarks - 1] = {"forward", "sampling tail"};
     for (int p = 0; p + 1 < kMarks; ++p) {
       std::vector<float> v;
