@@ -111,6 +111,44 @@ run_decode_ab() {
   done
 }
 
+# s5-attn A/B: S5_VARIANTS (default "main both") name settings of the decode-attention
+# switches: main = CORVID_DECODE_MERGE=counter CORVID_FUSED_ROPE=0 (main's kernel path),
+# cluster = the cluster split merge only, fused = the fused RoPE/KV write only, both = the new
+# defaults. Per variant the attention kernels alone (kinds decode, decode/ropekv, decode/fused),
+# then torch SDPA once, then the decode table per variant at the given batches.
+s5_env() {
+  case "$1" in
+    main) echo "CORVID_DECODE_MERGE=counter CORVID_FUSED_ROPE=0" ;;
+    cluster) echo "CORVID_FUSED_ROPE=0" ;;
+    fused) echo "CORVID_DECODE_MERGE=counter" ;;
+    *) echo "" ;;
+  esac
+}
+run_s5_attn() {
+  local v
+  for v in ${S5_VARIANTS:-main both}; do
+    (for kv in $(s5_env "$v"); do export "$kv"; done
+     timeout 120 "$pack/bin/corvid-bench" --model=false --attention_out "$OUT/attn_$v.txt" \
+       > "$OUT/attn_$v.log" 2>&1)
+    echo "== attention $v (rc $?)"; grep -E "decode" "$OUT/attn_$v.txt"
+  done
+  timeout 120 python3 "$pack/attention_ref.py" "$OUT/attn_$v.txt" 2>&1 | grep -E "decode|prefill" | tail -n 20
+}
+run_s5_decode() {
+  local v
+  for v in ${S5_VARIANTS:-main both}; do
+    echo "== decode $v"
+    (for kv in $(s5_env "$v"); do export "$kv"; done; run_decode "$@")
+  done
+}
+# The attention test again with the merge through global memory (the default on sm_90 is the
+# cluster merge), for the attention test and the fused RoPE test.
+run_s5_tests() {
+  local t=$pack/bin/gpu_attention_kernels_test
+  CORVID_DECODE_MERGE=counter timeout 120 "$t" --gtest_brief=1 2>&1 | tail -n 3
+  CORVID_DECODE_MERGE=counter timeout 120 "$pack/bin/gpu_decode_rope_fused_test" --gtest_brief=1 2>&1 | tail -n 3
+}
+
 run_hf() {
   PYTHONUNBUFFERED=1 timeout 500 python3 "$pack/hf_compare.py" "$pack" "$@" 2>&1 | tee "$OUT/hf.log"
 }
@@ -128,6 +166,9 @@ case "$what" in
   ncu_attn) run_ncu_attn ;;
   attn_ab) run_attn_ab ;;
   decode_ab) run_decode_ab "$@" ;;
+  s5_attn) run_s5_attn ;;
+  s5_decode) run_s5_decode "$@" ;;
+  s5_tests) run_s5_tests ;;
   all) run_tests; run_bench; run_hf ;;
   *) echo "unknown stage $what"; exit 2 ;;
 esac
