@@ -141,12 +141,15 @@ run_s5_decode() {
     (for kv in $(s5_env "$v"); do export "$kv"; done; run_decode "$@")
   done
 }
-# The attention test again with the merge through global memory (the default on sm_90 is the
-# cluster merge), for the attention test and the fused RoPE test.
+# The attention and fused-RoPE tests again with the merge through global memory (the default on
+# sm_90 is the cluster merge), and the synthetic backend tests on main's path (both switches off).
 run_s5_tests() {
   local t=$pack/bin/gpu_attention_kernels_test
   CORVID_DECODE_MERGE=counter timeout 120 "$t" --gtest_brief=1 2>&1 | tail -n 3
   CORVID_DECODE_MERGE=counter timeout 120 "$pack/bin/gpu_decode_rope_fused_test" --gtest_brief=1 2>&1 | tail -n 3
+  echo "== backend synthetic tests, main's path (CORVID_DECODE_MERGE=counter CORVID_FUSED_ROPE=0)"
+  CORVID_DECODE_MERGE=counter CORVID_FUSED_ROPE=0 timeout 120 "$pack/bin/gpu_cuda_backend_test" \
+    --gtest_brief=1 --gtest_filter='CudaBackendSynthetic.*' 2>&1 | tail -n 3
 }
 
 run_hf() {
