@@ -14,11 +14,8 @@
 // and sum (computed from the same shared values in the same order), and the end of the split
 // needs no merge of warp states: each warp stores its own dimensions. K/V tiles are XOR-swizzled
 // (no padding) so that 3 blocks of 8 warps fit per SM. The result depends on the row's context
-// length only (split cut, tile walk, merge order), never on the batch.
-#include <cstdlib>
-#include <cstring>
-
-#include "kernels/decode_attention_cluster.cuh"
+// length only (split cut, tile walk, merge order), never on the batch. With rope_qkv the
+// launch also does the RoPE and the newest key's KV write (decode_attention_rope.cuh).
 #include "kernels/decode_attention_internal.cuh"
 #include "kernels/decode_attention_rope.cuh"
 #include "kernels/mma_utils.cuh"
@@ -261,13 +258,11 @@ __device__ __forceinline__ void Tile(T* smem, float* s_max, float* s_sum, int bu
 }
 
 // End of a split: the output (one split) or this split's partials, each warp its dimensions,
-// then the row's splits merged: with kCluster through the cluster's shared memory (s_part, over
-// the K stages, which no warp reads any more), else with split_counters by the last block to
-// arrive.
-template <typename T, int D, bool kCluster>
+// then with split_counters the row's splits merged by the last block to arrive.
+template <typename T, int D>
 __device__ __forceinline__ void FinishSplit(const RowState<D>& st, const DecodeAttentionParams& p,
                                             int row, int token, int kvh, int group, int split,
-                                            int num_splits, float* s_part) {
+                                            int num_splits) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, r0 = lane >> 2, c = lane & 3;
   const int head0 = kvh * group;
 #pragma unroll
@@ -284,11 +279,6 @@ __device__ __forceinline__ void FinishSplit(const RowState<D>& st, const DecodeA
         const float inv0 = l > 0.0f ? v0 / l : 0.0f, inv1 = l > 0.0f ? v1 / l : 0.0f;
         *reinterpret_cast<uint32_t*>(static_cast<T*>(p.out) + out_row * D + d) =
             PackPair<T>(inv0, inv1);
-      } else if (kCluster) {
-        *reinterpret_cast<float2*>(s_part + r * D + d) = make_float2(v0, v1);
-        if (warp == 0 && c == 0 && j == 0) {
-          reinterpret_cast<float2*>(s_part + kRows * D)[r] = make_float2(m, l);
-        }
       } else {
         const int64_t part =
             (static_cast<int64_t>(row) * p.num_heads + head0 + r) * p.max_splits + split;
@@ -299,14 +289,12 @@ __device__ __forceinline__ void FinishSplit(const RowState<D>& st, const DecodeA
       }
     }
   }
-  if (kCluster && num_splits > 1) {
-    ClusterMergeSplits<T, D, kThreads, kRows>(p, s_part, token, head0, group, split, num_splits);
-  } else if (num_splits > 1 && p.split_counters != nullptr) {
+  if (num_splits > 1 && p.split_counters != nullptr) {
     MergeIfLast<T>(p, row, token, head0, group, num_splits, row * p.kv.num_kv_heads + kvh);
   }
 }
 
-template <typename T, int D, bool kCluster>
+template <typename T, int D>
 __global__ void __launch_bounds__(kThreads, 3)
     DecodeAttentionMmaWideKernel(DecodeAttentionParams p, int group) {
   using L = WideSmem<T, D>;
@@ -316,14 +304,16 @@ __global__ void __launch_bounds__(kThreads, 3)
   float* s_sum = s_max + kWarps * kRows;
 
   const int split = blockIdx.x, kvh = blockIdx.y, row = blockIdx.z;
+  // The row's metadata loads are independent of each other and issued together (the sequence's
+  // block-table start does not wait for ctx): one round trip fewer before the table reads.
+  const int seq = p.row_seq ? p.row_seq[row] : row;
+  const int32_t* blocks = p.kv.block_ids + p.kv.block_indptr[seq];
   const int ctx = p.row_ctx[row];
+  const int token = p.row_token ? p.row_token[row] : row;
   const int num_splits = DecodeSplits(ctx, p.split_tokens, p.split_cap);
   if (split >= num_splits) return;
   const int per_split = DecodeSplitKeys(ctx, p.split_tokens, p.split_cap);
   const int begin = split * per_split, end = min(ctx, begin + per_split);
-  const int seq = p.row_seq ? p.row_seq[row] : row;
-  const int token = p.row_token ? p.row_token[row] : row;
-  const int32_t* blocks = ctx > 0 ? p.kv.block_ids + p.kv.block_indptr[seq] : nullptr;
   const int num_tiles = end > begin ? (end - begin + kTile - 1) / kTile : 0;
   const int newest = ctx - 1;
   T* s_k = smem + L::kK;
@@ -387,53 +377,21 @@ __global__ void __launch_bounds__(kThreads, 3)
     Tile<T, D>(smem, s_max, s_sum, t & 1, begin + t * kTile, end, scale_log2, st);
   }
   CpAsyncWait<0>();
-  static_assert(ClusterPartialFloats<D, kRows>() * 4 <= 2 * kTile * D * int(sizeof(T)),
-                "cluster partials must fit over the K stages");
-  FinishSplit<T, D, kCluster>(st, p, row, token, kvh, group, split, num_splits,
-                              reinterpret_cast<float*>(s_k));
-}
-
-// The in-launch merge goes through the cluster when the device has clusters and the row's
-// splits fit one (2..8); else through global memory and the arrival counters.
-bool UseClusterMerge(const DecodeAttentionParams& p) {
-  return p.split_counters != nullptr && p.max_splits > 1 &&
-         p.max_splits <= kClusterMaxSplits && DecodeClusterMergeAvailable();
-}
-
-template <typename T, int D, bool kCluster>
-KernelError LaunchVariant(const DecodeAttentionParams& p, int group, cudaStream_t stream) {
-  constexpr int kBytes = WideSmem<T, D>::kBytes;
-  auto* kernel = DecodeAttentionMmaWideKernel<T, D, kCluster>;
-  static const cudaError_t attr_err =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes);
-  if (attr_err != cudaSuccess) return static_cast<KernelError>(attr_err);
-  const dim3 grid(p.max_splits, p.kv.num_kv_heads, p.num_rows);
-  if (!kCluster) return LaunchPdl(kernel, grid, dim3(kThreads), kBytes, stream, p, group);
-  return LaunchClusterPdl(kernel, grid, dim3(kThreads), kBytes, stream, p.max_splits, p, group);
+  FinishSplit<T, D>(st, p, row, token, kvh, group, split, num_splits);
 }
 
 template <typename T, int D>
 KernelError LaunchTyped(const DecodeAttentionParams& p, int group, cudaStream_t stream) {
-  return UseClusterMerge(p) ? LaunchVariant<T, D, true>(p, group, stream)
-                            : LaunchVariant<T, D, false>(p, group, stream);
+  constexpr int kBytes = WideSmem<T, D>::kBytes;
+  static const cudaError_t attr_err = cudaFuncSetAttribute(
+      DecodeAttentionMmaWideKernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes);
+  if (attr_err != cudaSuccess) return static_cast<KernelError>(attr_err);
+  const dim3 grid(p.max_splits, p.kv.num_kv_heads, p.num_rows);
+  return LaunchPdl(DecodeAttentionMmaWideKernel<T, D>, grid, dim3(kThreads), kBytes, stream, p,
+                   group);
 }
 
 }  // namespace
-
-bool DecodeClusterMergeAvailable() {
-  static const bool available = [] {
-    const char* env = std::getenv("CORVID_DECODE_MERGE");
-    if (env != nullptr && std::strcmp(env, "counter") == 0) return false;
-    int device = 0, major = 0;
-    if (cudaGetDevice(&device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
-      cudaGetLastError();
-      return false;
-    }
-    return major >= 9;
-  }();
-  return available;
-}
 
 KernelError LaunchDecodeAttentionWide(DataType dtype, const DecodeAttentionParams& p, int group,
                                       cudaStream_t stream) {

@@ -37,7 +37,9 @@ struct DecodeAttentionParams {
   void* out = nullptr;      // [tokens, num_heads, head_dim]
   PagedKvView kv;
   const int32_t* row_token = nullptr;  // [num_rows] token (q/out row) of each row; nullptr = row
-  const int32_t* row_seq = nullptr;    // [num_rows] sequence of each row; nullptr = row index
+  // [num_rows] sequence of each row; nullptr = row index. block_indptr[seq] is read for every
+  // row (also rows with no keys), so it must exist for each.
+  const int32_t* row_seq = nullptr;
   const int32_t* row_ctx = nullptr;    // [num_rows] visible keys; 0 writes a zero output
   // Split-KV: a row with ctx keys is cut into n = DecodeSplits(ctx, split_tokens, split_cap)
   // ranges of DecodeSplitKeys keys, one block each, merged by a second kernel or inside the

@@ -27,6 +27,14 @@ ldd "$stage"/bin/* | awk '/=> \// {print $3}' | sort -u |
   grep -Ev '/(libc|libm|libdl|librt|libpthread|ld-linux[^/]*|libstdc\+\+|libgcc_s|libcuda|libcudart|libcublas|libcublasLt)\.so' |
   while read -r lib; do cp -L "$lib" "$stage/lib/"; done
 for m in stories260K-bf16 stories260K-f16; do cp -r "$models/$m" "$stage/models/"; done
+# Optional A/B baseline (run_on_gpu.sh s5_attn / s5_decode): BASELINE_BUILD names another
+# checkout's build folder whose corvid-bench and kernel library go under main/.
+if [ -n "${BASELINE_BUILD:-}" ]; then
+  mkdir -p "$stage/main/bin" "$stage/main/lib"
+  cp "$BASELINE_BUILD/tools/bench/corvid-bench" "$stage/main/bin/"
+  cp -L "$BASELINE_BUILD/kernels/libcorvid_kernels.so" "$stage/main/lib/"
+  strip "$stage/main/bin/corvid-bench"
+fi
 cp deploy/gpu/run_on_gpu.sh deploy/gpu/hf_compare.py deploy/gpu/attention_ref.py \
    deploy/gpu/ncu_summary.py "$stage/"
 echo "$models" > "$stage/models_path"

@@ -111,45 +111,41 @@ run_decode_ab() {
   done
 }
 
-# s5-attn A/B: S5_VARIANTS (default "main both") name settings of the decode-attention
-# switches: main = CORVID_DECODE_MERGE=counter CORVID_FUSED_ROPE=0 (main's kernel path),
-# cluster = the cluster split merge only, fused = the fused RoPE/KV write only, both = the new
-# defaults. Per variant the attention kernels alone (kinds decode, decode/ropekv, decode/fused),
-# then torch SDPA once, then the decode table per variant at the given batches.
-s5_env() {
-  case "$1" in
-    main) echo "CORVID_DECODE_MERGE=counter CORVID_FUSED_ROPE=0" ;;
-    cluster) echo "CORVID_FUSED_ROPE=0" ;;
-    fused) echo "CORVID_DECODE_MERGE=counter" ;;
-    *) echo "" ;;
+# s5-attn A/B: S5_VARIANTS (default "main new") name the corvid-bench to run: main = the
+# baseline binary that pack.sh put under main/ (BASELINE_BUILD: main's build), unfused = this
+# build with CORVID_FUSED_ROPE=0 (the separate RoPE/KV kernel), new = this build as it is.
+# Per variant the attention kernels alone (kinds decode, decode/ropekv, decode/fused), then
+# torch SDPA once; s5_decode: the decode table per variant at the given batches.
+s5_run() {  # variant, then corvid-bench arguments
+  local v=$1
+  shift
+  case "$v" in
+    main) LD_LIBRARY_PATH="$pack/main/lib:$LD_LIBRARY_PATH" "$pack/main/bin/corvid-bench" "$@" ;;
+    unfused) CORVID_FUSED_ROPE=0 "$pack/bin/corvid-bench" "$@" ;;
+    *) "$pack/bin/corvid-bench" "$@" ;;
   esac
 }
 run_s5_attn() {
   local v
-  for v in ${S5_VARIANTS:-main both}; do
-    (for kv in $(s5_env "$v"); do export "$kv"; done
-     timeout 120 "$pack/bin/corvid-bench" --model=false --attention_out "$OUT/attn_$v.txt" \
-       > "$OUT/attn_$v.log" 2>&1)
+  for v in ${S5_VARIANTS:-main new}; do
+    s5_run "$v" --model=false --attention_out "$OUT/attn_$v.txt" > "$OUT/attn_$v.log" 2>&1
     echo "== attention $v (rc $?)"; grep -E "decode" "$OUT/attn_$v.txt"
   done
   timeout 120 python3 "$pack/attention_ref.py" "$OUT/attn_$v.txt" 2>&1 | grep -E "decode|prefill" | tail -n 20
 }
 run_s5_decode() {
   local v
-  for v in ${S5_VARIANTS:-main both}; do
+  for v in ${S5_VARIANTS:-main new}; do
     echo "== decode $v"
-    (for kv in $(s5_env "$v"); do export "$kv"; done; run_decode "$@")
+    s5_run "$v" --attention=false --also_fast=false "$@" 2>&1 | tee -a "$OUT/decode_$v.log" |
+      grep -A8 "^ batch"
   done
 }
-# The attention and fused-RoPE tests again with the merge through global memory (the default on
-# sm_90 is the cluster merge), and the synthetic backend tests on main's path (both switches off).
+# The synthetic backend tests (batch invariance, chunked prefill, CPU agreement) with the RoPE/KV
+# write unfused in every step (CORVID_FUSED_ROPE=0).
 run_s5_tests() {
-  local t=$pack/bin/gpu_attention_kernels_test
-  CORVID_DECODE_MERGE=counter timeout 120 "$t" --gtest_brief=1 2>&1 | tail -n 3
-  CORVID_DECODE_MERGE=counter timeout 120 "$pack/bin/gpu_decode_rope_fused_test" --gtest_brief=1 2>&1 | tail -n 3
-  echo "== backend synthetic tests, main's path (CORVID_DECODE_MERGE=counter CORVID_FUSED_ROPE=0)"
-  CORVID_DECODE_MERGE=counter CORVID_FUSED_ROPE=0 timeout 120 "$pack/bin/gpu_cuda_backend_test" \
-    --gtest_brief=1 --gtest_filter='CudaBackendSynthetic.*' 2>&1 | tail -n 3
+  CORVID_FUSED_ROPE=0 timeout 120 "$pack/bin/gpu_cuda_backend_test" --gtest_brief=1 \
+    --gtest_filter='CudaBackendSynthetic.*' 2>&1 | tail -n 3
 }
 
 run_hf() {
