@@ -5,6 +5,7 @@
 // and later tiles of a split, single-split rows, a one-key row and a padding row (no keys, no
 // write). The newest keys' slots are NaN-poisoned first, so a fused launch that read them
 // instead of its own rotated key, or never wrote them, fails.
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <random>
