@@ -244,6 +244,14 @@ bool UseWideKernel() {
 
 }  // namespace
 
+bool DecodeAttentionFusesRope(int head_dim, int group) {
+  static const bool enabled = [] {
+    const char* env = std::getenv("CORVID_FUSED_ROPE");
+    return env == nullptr || std::strcmp(env, "0") != 0;
+  }();
+  return enabled && UseWideKernel() && DecodeAttentionMmaSupports(head_dim, group);
+}
+
 bool DecodeAttentionSupports(int head_dim, int group) {
   return group >= 1 && (head_dim == 8 || head_dim == 16 || head_dim == 32 || head_dim == 64 ||
                         head_dim == 128 || head_dim == 256);
@@ -262,6 +270,10 @@ KernelError LaunchDecodeAttention(DataType dtype, const DecodeAttentionParams& p
     return kKernelInvalidValue;
   }
   if (p.max_splits > kMergeMaxSplits) return kKernelInvalidValue;
+  if (p.rope_qkv != nullptr &&
+      (p.rope_inv_freq == nullptr || !DecodeAttentionFusesRope(p.head_dim, group))) {
+    return kKernelInvalidValue;
+  }
   if (DecodeAttentionMmaSupports(p.head_dim, group)) {
     const KernelError err = UseWideKernel()
                                 ? LaunchDecodeAttentionWide(dtype, p, group, AsStream(stream))

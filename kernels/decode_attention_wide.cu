@@ -14,8 +14,10 @@
 // and sum (computed from the same shared values in the same order), and the end of the split
 // needs no merge of warp states: each warp stores its own dimensions. K/V tiles are XOR-swizzled
 // (no padding) so that 3 blocks of 8 warps fit per SM. The result depends on the row's context
-// length only (split cut, tile walk, merge order), never on the batch.
+// length only (split cut, tile walk, merge order), never on the batch. With rope_qkv the
+// launch also does the RoPE and the newest key's KV write (decode_attention_rope.cuh).
 #include "kernels/decode_attention_internal.cuh"
+#include "kernels/decode_attention_rope.cuh"
 #include "kernels/mma_utils.cuh"
 #include "kernels/pdl.cuh"
 
@@ -40,7 +42,8 @@ struct WideSmem {
   static constexpr int kK = kQ + kRows * D;            // 2 stages of [kTile][D]
   static constexpr int kV = kK + 2 * kTile * D;        // 2 stages of [kTile][D]
   static constexpr int kP = kV + 2 * kTile * D;        // [kRows][kTile]
-  static constexpr int kElems = kP + kRows * kTile;
+  static constexpr int kNew = kP + kRows * kTile;      // fused RoPE: newest K row, V row
+  static constexpr int kElems = kNew + 2 * D;
   // Then float s_max[kWarps][kRows], s_sum[kWarps][kRows].
   static constexpr int kBytes =
       kElems * static_cast<int>(sizeof(T)) + 2 * kWarps * kRows * static_cast<int>(sizeof(float));
@@ -115,6 +118,19 @@ __device__ __forceinline__ void LoadKey(T* s_k, T* s_v, const DecodeAttentionPar
   const int64_t off = KeyRowOffset<D>(p, blocks, kvh, key) + c * 8;
   CpAsync16(s_k + Swz<D>(key - k0, c), static_cast<const T*>(p.kv.k_cache) + off, 16);
   CpAsync16(s_v + Swz<D>(key - k0, c), static_cast<const T*>(p.kv.v_cache) + off, 16);
+}
+
+// Fused RoPE: the newest key's K and V rows (kNew, written before the tile loop's first barrier)
+// into row r of the stage that its tile is being loaded into (the stage is free: every warp
+// passed the barrier after using it).
+template <typename T, int D>
+__device__ __forceinline__ void PlaceNewest(const T* s_new, T* k_stage, T* v_stage, int r) {
+  const int c = threadIdx.x;
+  if (c >= D / 8) return;
+  *reinterpret_cast<uint4*>(k_stage + Swz<D>(r, c)) =
+      *reinterpret_cast<const uint4*>(s_new + Swz<D>(0, c));
+  *reinterpret_cast<uint4*>(v_stage + Swz<D>(r, c)) =
+      *reinterpret_cast<const uint4*>(s_new + D + Swz<D>(0, c));
 }
 
 // Running softmax state of rows r0 = lane / 4 and r0 + 8 (the same in every warp) and this
@@ -288,37 +304,55 @@ __global__ void __launch_bounds__(kThreads, 3)
   float* s_sum = s_max + kWarps * kRows;
 
   const int split = blockIdx.x, kvh = blockIdx.y, row = blockIdx.z;
+  // The row's metadata loads are independent of each other and issued together (the sequence's
+  // block-table start does not wait for ctx): one round trip fewer before the table reads.
+  const int seq = p.row_seq ? p.row_seq[row] : row;
+  const int32_t* blocks = p.kv.block_ids + p.kv.block_indptr[seq];
   const int ctx = p.row_ctx[row];
+  const int token = p.row_token ? p.row_token[row] : row;
   const int num_splits = DecodeSplits(ctx, p.split_tokens, p.split_cap);
   if (split >= num_splits) return;
   const int per_split = DecodeSplitKeys(ctx, p.split_tokens, p.split_cap);
   const int begin = split * per_split, end = min(ctx, begin + per_split);
-  const int seq = p.row_seq ? p.row_seq[row] : row;
-  const int token = p.row_token ? p.row_token[row] : row;
-  const int32_t* blocks = ctx > 0 ? p.kv.block_ids + p.kv.block_indptr[seq] : nullptr;
   const int num_tiles = end > begin ? (end - begin + kTile - 1) / kTile : 0;
   const int newest = ctx - 1;
   T* s_k = smem + L::kK;
   T* s_v = smem + L::kV;
   // With prefetch_kv the kernel before this one writes only each row's newest key: the first
-  // two tiles, all but that key, are in flight before waiting for it (pdl.cuh).
-  const bool early = p.prefetch_kv != 0;
+  // two tiles, all but that key, are in flight before waiting for it (pdl.cuh). With the fused
+  // RoPE (rope_qkv) this kernel writes that key itself, so the same holds.
+  const bool fused = p.rope_qkv != nullptr;
+  const bool early = p.prefetch_kv != 0 || fused;
+  const bool has_new = newest >= begin && newest < end;
+  const int t_new = has_new ? (newest - begin) / kTile : -1;  // the newest key's tile
   const int skip = early ? newest : -1;
   if (early) LoadFirstTiles<T, D>(s_k, s_v, p, blocks, kvh, begin, end, num_tiles, skip);
   WaitForPrimary();
-  const T* qg =
-      static_cast<const T*>(p.q) + (static_cast<int64_t>(token) * p.num_heads + kvh * group) * D;
-  for (int idx = threadIdx.x; idx < kRows * (D / 8); idx += kThreads) {
-    const int r = idx / (D / 8), c = idx % (D / 8);
-    const bool valid = r < group;
-    CpAsync16(smem + L::kQ + Swz<D>(r, c), valid ? qg + r * D + c * 8 : qg, valid ? 16 : 0);
+  if (fused) {
+    if (num_tiles > 0) {
+      // The newest key goes straight into its stage when it is in tile 0 or 1, else into
+      // kNew for the tile loop to place.
+      const bool staged = t_new >= 0 && t_new < 2;
+      const FusedRopeDst<T> dst{smem + L::kQ, staged ? s_k + t_new * kTile * D : smem + L::kNew,
+                                staged ? s_v + t_new * kTile * D : smem + L::kNew + D,
+                                staged ? newest - begin - t_new * kTile : 0};
+      FusedRope<T, D, kThreads, kRows>(p, blocks, token, kvh, group, newest, has_new, dst,
+                                       [](int r, int i) { return Swz<D>(r, i >> 3) + (i & 7); });
+    }
+  } else {
+    const T* qg = static_cast<const T*>(p.q) +
+                  (static_cast<int64_t>(token) * p.num_heads + kvh * group) * D;
+    for (int idx = threadIdx.x; idx < kRows * (D / 8); idx += kThreads) {
+      const int r = idx / (D / 8), c = idx % (D / 8);
+      const bool valid = r < group;
+      CpAsync16(smem + L::kQ + Swz<D>(r, c), valid ? qg + r * D + c * 8 : qg, valid ? 16 : 0);
+    }
   }
   if (!early) {
     LoadFirstTiles<T, D>(s_k, s_v, p, blocks, kvh, begin, end, num_tiles, -1);
-  } else if (newest >= begin && newest < end && newest < begin + 2 * kTile) {
-    const int t = (newest - begin) / kTile;
-    LoadKey<T, D>(s_k + t * kTile * D, s_v + t * kTile * D, p, blocks, kvh, begin + t * kTile,
-                  newest);
+  } else if (!fused && t_new >= 0 && t_new < 2) {
+    LoadKey<T, D>(s_k + t_new * kTile * D, s_v + t_new * kTile * D, p, blocks, kvh,
+                  begin + t_new * kTile, newest);
   }
   CpAsyncCommit();  // Q and tiles 0 and 1
 
@@ -331,8 +365,13 @@ __global__ void __launch_bounds__(kThreads, 3)
     __syncthreads();  // tile t landed; every warp is done with tile t - 1 and its stage
     if (t >= 1 && t + 1 < num_tiles) {
       const int nb = (t + 1) & 1;
-      LoadTiles<T, D>(s_k + nb * kTile * D, s_v + nb * kTile * D, p, blocks, kvh,
-                      begin + (t + 1) * kTile, end);
+      T* k_stage = s_k + nb * kTile * D;
+      T* v_stage = s_v + nb * kTile * D;
+      LoadTiles<T, D>(k_stage, v_stage, p, blocks, kvh, begin + (t + 1) * kTile, end,
+                      fused ? newest : -1);
+      if (fused && t + 1 == t_new) {
+        PlaceNewest<T, D>(smem + L::kNew, k_stage, v_stage, newest - begin - t_new * kTile);
+      }
       CpAsyncCommit();
     }
     Tile<T, D>(smem, s_max, s_sum, t & 1, begin + t * kTile, end, scale_log2, st);

@@ -37,7 +37,9 @@ struct DecodeAttentionParams {
   void* out = nullptr;      // [tokens, num_heads, head_dim]
   PagedKvView kv;
   const int32_t* row_token = nullptr;  // [num_rows] token (q/out row) of each row; nullptr = row
-  const int32_t* row_seq = nullptr;    // [num_rows] sequence of each row; nullptr = row index
+  // [num_rows] sequence of each row; nullptr = row index. block_indptr[seq] is read for every
+  // row (also rows with no keys), so it must exist for each.
+  const int32_t* row_seq = nullptr;
   const int32_t* row_ctx = nullptr;    // [num_rows] visible keys; 0 writes a zero output
   // Split-KV: a row with ctx keys is cut into n = DecodeSplits(ctx, split_tokens, split_cap)
   // ranges of DecodeSplitKeys keys, one block each, merged by a second kernel or inside the
@@ -55,6 +57,16 @@ struct DecodeAttentionParams {
   // row, so the tensor-core kernel may read the older keys before that kernel completes
   // (programmatic dependent launch). True of single-token decode rows.
   int prefetch_kv = 0;
+  // Optional RoPE/KV write fused into the launch (tensor-core wide kernel, single-token rows;
+  // DecodeAttentionFusesRope says when): with rope_qkv set, q is not read. Row r's query heads
+  // come from row row_token[r] of rope_qkv (the QKV projection, [tokens, (num_heads + 2 *
+  // num_kv_heads) * head_dim], plus rope_bias when set), rotated at position row_ctx[r] - 1 as
+  // rope_kv.h does, and the row's newest key (that position: K rotated, V as is) is written into
+  // the cache through the block table and used from registers: no separate RopeKv launch. The
+  // bits equal those of LaunchRopeKv followed by the unfused launch.
+  const void* rope_qkv = nullptr;
+  const void* rope_bias = nullptr;
+  const float* rope_inv_freq = nullptr;  // [head_dim / 2]
   int num_rows = 0;
   int num_heads = 0;
   int head_dim = 0;
@@ -84,6 +96,9 @@ CORVID_KERNEL_HD inline int DecodeSplits(int ctx, int split_tokens, int split_ca
   return keys <= 0 ? 1 : (ctx + keys - 1) / keys;
 }
 bool DecodeAttentionSupports(int head_dim, int group);
+// True when LaunchDecodeAttention accepts rope_qkv for this shape (the wide tensor-core kernel,
+// not CORVID_DECODE_ATTN=warp4) and CORVID_FUSED_ROPE is not 0 (A/B timing).
+bool DecodeAttentionFusesRope(int head_dim, int group);
 
 KernelError LaunchDecodeAttention(DataType dtype, const DecodeAttentionParams& p,
                                   StreamHandle stream);

@@ -4,17 +4,11 @@
 // one V element. Launched as a dependent of the QKV GEMM (pdl.cuh).
 #include "kernels/cuda_utils.cuh"
 #include "kernels/pdl.cuh"
+#include "kernels/rope_kv.cuh"
 #include "kernels/rope_kv.h"
 
 namespace corvid::kernels {
 namespace {
-
-template <typename T>
-__device__ __forceinline__ float LoadBiased(const T* row, const T* bias, int i) {
-  float v = ToFloat(row[i]);
-  if (bias) v += ToFloat(bias[i]);
-  return v;
-}
 
 constexpr int kThreads = 128;
 
@@ -45,13 +39,11 @@ __global__ void RopeKvKernel(RopeKvParams p) {
   for (int j = j0; j < num_pairs; j += kThreads * gridDim.y) {
     const int head = j / half, i = j % half;
     const int base = head * d;  // q heads first, then k heads, in the qkv row
-    float s, c;
-    sincosf(pos * p.inv_freq[i], &s, &c);
+    float s, c, y1, y2;
+    RopeAngle(pos, p.inv_freq[i], &s, &c);
     WaitForPrimary();
-    const float x1 = LoadBiased(row, bias, base + i);
-    const float x2 = LoadBiased(row, bias, base + i + half);
-    const float y1 = x1 * c - x2 * s;
-    const float y2 = x2 * c + x1 * s;
+    RopeRotate(LoadBiased(row, bias, base + i), LoadBiased(row, bias, base + i + half), s, c,
+               &y1, &y2);
     if (head < p.num_heads) {
       q_out[base + i] = FromFloat<T>(y1);
       q_out[base + i + half] = FromFloat<T>(y2);

@@ -125,6 +125,12 @@ run_env_ab() {
     done
   done
 }
+# The synthetic backend tests (batch invariance, chunked prefill, CPU agreement) with the RoPE/KV
+# write unfused in every step (CORVID_FUSED_ROPE=0).
+run_tests_unfused() {
+  CORVID_FUSED_ROPE=0 timeout 120 "$pack/bin/gpu_cuda_backend_test" --gtest_brief=1 \
+    --gtest_filter='CudaBackendSynthetic.*' 2>&1 | tail -n 3
+}
 
 run_hf() {
   PYTHONUNBUFFERED=1 timeout 500 python3 "$pack/hf_compare.py" "$pack" "$@" 2>&1 | tee "$OUT/hf.log"
@@ -144,6 +150,7 @@ case "$what" in
   attn_ab) run_attn_ab ;;
   decode_ab) run_decode_ab "$@" ;;
   env_ab) run_env_ab "$@" ;;
+  tests_unfused) run_tests_unfused ;;
   all) run_tests; run_bench; run_hf ;;
   *) echo "unknown stage $what"; exit 2 ;;
 esac

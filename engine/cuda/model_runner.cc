@@ -119,6 +119,15 @@ int DecodeSplitTokens(int shape_tokens) {
   return env > shape_tokens ? env : shape_tokens;
 }
 
+// Pure decode steps (every attention row a single query token, no prefill tiles) leave the
+// RoPE and the newest key's KV write to the decode-attention launch (paged_attention.h,
+// rope_qkv): one launch and one round trip less per layer. Steps with prefill tiles keep the
+// separate RopeKv kernel for all their tokens.
+bool FusesRope(const ForwardPlan& plan, bool prefill_kernel, const ModelConfig& c) {
+  return prefill_kernel && plan.num_rows > 0 && plan.num_tiles == 0 &&
+         kernels::DecodeAttentionFusesRope(c.head_dim, c.num_heads / c.num_kv_heads);
+}
+
 }  // namespace
 
 absl::Status ModelRunner::Attention(int l, const ForwardPlan& plan, const StepArrays& a) {
@@ -150,6 +159,11 @@ absl::Status ModelRunner::Attention(int l, const ForwardPlan& plan, const StepAr
     // Rows of the tensor-core kernel are single query tokens (prefills have their own kernel),
     // so the RoPE/KV write before it touches only each row's newest key.
     p.prefetch_kv = prefill_kernel_ ? 1 : 0;
+    if (FusesRope(plan, prefill_kernel_, c)) {
+      p.rope_qkv = qkv_.data();
+      p.rope_bias = weights_.layers[l].qkv_bias;
+      p.rope_inv_freq = inv_freq_.as<float>();
+    }
     p.num_rows = plan.num_rows;
     p.num_heads = c.num_heads;
     p.head_dim = c.head_dim;
@@ -203,7 +217,9 @@ absl::Status ModelRunner::Layer(int l, const ForwardPlan& plan, const StepArrays
   rp.num_kv_heads = c.num_kv_heads;
   rp.head_dim = c.head_dim;
   rp.block_size = shape_.block_size;
-  KERNEL_RETURN_IF_ERROR(kernels::LaunchRopeKv(kdtype_, rp, stream_));
+  if (!FusesRope(plan, prefill_kernel_, c)) {
+    KERNEL_RETURN_IF_ERROR(kernels::LaunchRopeKv(kdtype_, rp, stream_));
+  }
   RETURN_IF_ERROR(Attention(l, plan, a));
   RETURN_IF_ERROR(warmer_->Join(stream_));
   RETURN_IF_ERROR(gemm_->Run(attn_.data(), qd, w.o, qd, proj_.data(), false, t, h, qd));

@@ -16,6 +16,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/paged_attention.h"
 #include "kernels/prefill_variants.h"
+#include "kernels/rope_kv.h"
 
 namespace corvid::bench {
 namespace {
@@ -27,7 +28,7 @@ const int kEngineSplitTokens = cuda::RunnerShape{}.split_tokens;
 
 struct Setup {
   cuda::DeviceBuffer k, v, q, out, indptr, ids, qo, ctx, tiles, partial, ml, counters;
-  std::vector<int32_t> h_tiles;
+  std::vector<int32_t> h_tiles, h_ids;
 };
 
 absl::Status Upload(cuda::DeviceBuffer* buf, const std::vector<int32_t>& v) {
@@ -63,6 +64,7 @@ absl::Status Prepare(int batch, int len, int q_rows, bool prefill, int tile, Set
   KERNEL_RETURN_IF_ERROR(kernels::LaunchRandomFill(kType, s->q.data(), q_elems, 3, 1, 0, nullptr));
   RETURN_IF_ERROR(Upload(&s->indptr, indptr));
   RETURN_IF_ERROR(Upload(&s->ids, ids));
+  s->h_ids = ids;
   RETURN_IF_ERROR(Upload(&s->qo, qo));
   RETURN_IF_ERROR(Upload(&s->ctx, ctx));
   RETURN_IF_ERROR(Upload(&s->tiles, s->h_tiles));
@@ -121,9 +123,59 @@ absl::StatusOr<double> TimePrefill(const AttentionCase& c, int variant) {
   });
 }
 
-absl::Status TimeDecode(AttentionCase* c, int split_tokens) {
+// What a decode case times: the attention launch alone; the RoPE/KV kernel and the attention
+// launch after it (the engine's decode layer before s5-attn); or the attention launch with the
+// RoPE/KV write fused in (the engine's decode layer now, when DecodeAttentionFusesRope).
+enum class DecodeMode { kAttention, kRopeThenAttention, kFused };
+
+// The QKV rows, positions, slots and frequencies the RoPE/KV write of a decode case reads.
+struct RopeInputs {
+  cuda::DeviceBuffer qkv, pos, slots, freq;
+};
+
+absl::Status PrepareRope(int batch, int len, const Setup& s, RopeInputs* r) {
+  const size_t qkv = size_t(batch) * (kHeads + 2 * kKvHeads) * kHeadDim;
+  ASSIGN_OR_RETURN(r->qkv, cuda::DeviceBuffer::Allocate(qkv * 2));
+  KERNEL_RETURN_IF_ERROR(kernels::LaunchRandomFill(kType, r->qkv.data(), qkv, 4, 1, 0, nullptr));
+  const int per = (len + kBlock - 1) / kBlock, newest = len - 1;
+  std::vector<int32_t> pos(batch, newest), slots;
+  for (int b = 0; b < batch; ++b) {
+    slots.push_back(s.h_ids[b * per + newest / kBlock] * kBlock + newest % kBlock);
+  }
+  RETURN_IF_ERROR(Upload(&r->pos, pos));
+  RETURN_IF_ERROR(Upload(&r->slots, slots));
+  std::vector<float> freq;
+  for (int i = 0; i < kHeadDim / 2; ++i) freq.push_back(std::pow(500000.0f, -2.0f * i / kHeadDim));
+  ASSIGN_OR_RETURN(r->freq, cuda::DeviceBuffer::Allocate(freq.size() * 4));
+  CUDA_RETURN_IF_ERROR(
+      cudaMemcpy(r->freq.data(), freq.data(), freq.size() * 4, cudaMemcpyHostToDevice));
+  return absl::OkStatus();
+}
+
+kernels::RopeKvParams RopeParams(const Setup& s, const RopeInputs& r, int batch) {
+  kernels::RopeKvParams rp;
+  rp.qkv = r.qkv.data();
+  rp.positions = r.pos.as<int32_t>();
+  rp.slot_mapping = r.slots.as<int32_t>();
+  rp.inv_freq = r.freq.as<float>();
+  rp.q_out = s.q.data();
+  rp.k_cache = s.k.data();
+  rp.v_cache = s.v.data();
+  rp.num_tokens = batch;
+  rp.num_heads = kHeads;
+  rp.num_kv_heads = kKvHeads;
+  rp.head_dim = kHeadDim;
+  rp.block_size = kBlock;
+  return rp;
+}
+
+absl::Status TimeDecode(AttentionCase* c, int split_tokens,
+                        DecodeMode mode = DecodeMode::kAttention) {
   Setup s;
   RETURN_IF_ERROR(Prepare(c->batch, c->len, c->batch, false, 1, &s));
+  RopeInputs rope;
+  if (mode != DecodeMode::kAttention) RETURN_IF_ERROR(PrepareRope(c->batch, c->len, s, &rope));
+  const kernels::RopeKvParams rp = RopeParams(s, rope, c->batch);
   kernels::DecodeAttentionParams p;
   p.q = s.q.data();
   p.out = s.out.data();
@@ -145,7 +197,15 @@ absl::Status TimeDecode(AttentionCase* c, int split_tokens) {
   p.num_heads = kHeads;
   p.head_dim = kHeadDim;
   p.scale = 1.0f / std::sqrt(float(kHeadDim));
+  if (mode == DecodeMode::kFused) {
+    p.rope_qkv = rope.qkv.data();
+    p.rope_inv_freq = rope.freq.as<float>();
+  }
   ASSIGN_OR_RETURN(c->micros, MedianMicros([&] {
+                     if (mode == DecodeMode::kRopeThenAttention) {
+                       const kernels::KernelError err = kernels::LaunchRopeKv(kType, rp, nullptr);
+                       if (err != kernels::kKernelOk) return err;
+                     }
                      return kernels::LaunchDecodeAttention(kType, p, nullptr);
                    }));
   return absl::OkStatus();
@@ -167,6 +227,21 @@ absl::Status TimeAttention(std::vector<AttentionCase>* cases) {
       RETURN_IF_ERROR(TimeDecode(&c, kEngineSplitTokens));
     }
   }
+  // The decode layer's RoPE/KV write and attention, unfused (two launches) and fused (one):
+  // kinds "decode/ropekv" and "decode/fused".
+  std::vector<AttentionCase> rope_cases;
+  for (const AttentionCase& c : *cases) {
+    if (c.kind != "decode") continue;
+    AttentionCase two = c, one = c;
+    two.kind = "decode/ropekv";
+    RETURN_IF_ERROR(TimeDecode(&two, kEngineSplitTokens, DecodeMode::kRopeThenAttention));
+    rope_cases.push_back(two);
+    if (!kernels::DecodeAttentionFusesRope(kHeadDim, kHeads / kKvHeads)) continue;
+    one.kind = "decode/fused";
+    RETURN_IF_ERROR(TimeDecode(&one, kEngineSplitTokens, DecodeMode::kFused));
+    rope_cases.push_back(one);
+  }
+  cases->insert(cases->end(), rope_cases.begin(), rope_cases.end());
   // CORVID_BENCH_SPLIT_TOKENS="64 256": the decode cases again with other split lengths
   // (kind "decode/sN"), for choosing the engine's split_tokens.
   const char* env = std::getenv("CORVID_BENCH_SPLIT_TOKENS");
