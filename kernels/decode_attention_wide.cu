@@ -328,6 +328,7 @@ __global__ void __launch_bounds__(kThreads, 3)
   const int skip = early ? newest : -1;
   if (early) LoadFirstTiles<T, D>(s_k, s_v, p, blocks, kvh, begin, end, num_tiles, skip);
   WaitForPrimary();
+  TriggerDependents();  // the o projection after it may start streaming its weights
   if (fused) {
     if (num_tiles > 0) {
       // The newest key goes straight into its stage when it is in tile 0 or 1, else into

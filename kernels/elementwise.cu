@@ -70,6 +70,7 @@ __global__ void AddRmsNormKernel(float* residual, const T* add, const T* weight,
                                  const int32_t* rows, int hidden, float eps, T* out) {
   __shared__ float scratch[32];
   WaitForPrimary();
+  TriggerDependents();  // the GEMM after it may start streaming its weights (bulk_gemm.h)
   const int i = blockIdx.x;
   const int r = rows ? rows[i] : i;
   float* res = residual + static_cast<int64_t>(r) * hidden;
@@ -115,6 +116,7 @@ __global__ void AddRmsNormRegKernel(float* residual, const T* add, const T* weig
     if (h < hidden) LoadH<T, kVec>(weight + h, w[j]);
   }
   WaitForPrimary();
+  TriggerDependents();  // the GEMM after it may start streaming its weights (bulk_gemm.h)
   const int i = blockIdx.x;
   const int r = rows ? rows[i] : i;
   float* res = residual + static_cast<int64_t>(r) * hidden;
@@ -154,6 +156,7 @@ __device__ __forceinline__ float Silu(float x) { return x / (1.0f + __expf(-x));
 template <typename T>
 __global__ void SiluMulKernel(const T* gate_up, int inter, T* out, int out_stride) {
   WaitForPrimary();
+  TriggerDependents();  // the GEMM after it may start streaming its weights (bulk_gemm.h)
   const int t = blockIdx.y;
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= inter) return;
@@ -165,6 +168,7 @@ __global__ void SiluMulKernel(const T* gate_up, int inter, T* out, int out_strid
 template <typename T>
 __global__ void SiluMulVec8Kernel(const T* gate_up, int inter, T* out, int out_stride) {
   WaitForPrimary();
+  TriggerDependents();  // the GEMM after it may start streaming its weights (bulk_gemm.h)
   const int t = blockIdx.y;
   const int i = (blockIdx.x * blockDim.x + threadIdx.x) * 8;
   if (i >= inter) return;

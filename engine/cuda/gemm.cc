@@ -23,11 +23,22 @@ kernels::DataType KernelType(DType t) {
   return t == DType::kF16 ? kernels::DataType::kF16 : kernels::DataType::kBF16;
 }
 
-// Whether corvid's bulk-copy decode kernel competes (CORVID_BULK_GEMM=1; off until measured).
-bool BulkGemmOffered() {
-  const char* env = std::getenv("CORVID_BULK_GEMM");
-  return env != nullptr && std::strcmp(env, "1") == 0;
+// corvid's bulk-copy decode kernel competes with the other candidates unless CORVID_BULK_GEMM=0;
+// CORVID_BULK_GEMM=force makes it the only candidate wherever it runs (A/B timing: the autotune
+// times a GEMM alone, where the weight stream it starts under the kernel before it in a decode
+// step does not show).
+enum class BulkMode { kOff, kOn, kForce };
+BulkMode Bulk() {
+  static const BulkMode mode = [] {
+    const char* env = std::getenv("CORVID_BULK_GEMM");
+    if (env == nullptr) return BulkMode::kOn;
+    if (std::strcmp(env, "0") == 0) return BulkMode::kOff;
+    return std::strcmp(env, "force") == 0 ? BulkMode::kForce : BulkMode::kOn;
+  }();
+  return mode;
 }
+bool BulkGemmOffered() { return Bulk() != BulkMode::kOff; }
+
 
 // Default tile configuration by row count when nothing was tuned.
 int DefaultConfig(int m) {
@@ -123,6 +134,16 @@ std::vector<GemmDispatcher::Choice> GemmDispatcher::Candidates(int m, int k) con
     if (kernels::SkinnyGemmSupports(m, k)) out.push_back(Choice{Impl::kSkinny, 0, 0.0f});
   }
   return out;
+}
+
+// Under CORVID_BULK_GEMM=force, only the bulk candidates where there are any.
+void GemmDispatcher::KeepOnlyBulk(std::vector<Choice>* cands) {
+  if (Bulk() != BulkMode::kForce) return;
+  std::vector<Choice> bulk;
+  for (const Choice& c : *cands) {
+    if (c.impl == Impl::kBulk) bulk.push_back(c);
+  }
+  if (!bulk.empty()) *cands = std::move(bulk);
 }
 
 float GemmDispatcher::TimeChoice(const Choice& c, const GemmProblem& p, const void* x, void* y,
@@ -253,6 +274,7 @@ absl::StatusOr<std::map<int, GemmDispatcher::Choice>> GemmDispatcher::TuneLtFami
     for (const Choice& c : pool) {
       if (reproduces(c, m) && (lo == m || reproduces(c, lo))) cands.push_back(c);
     }
+    KeepOnlyBulk(&cands);
     const Choice best = Fastest(cands, p, x, y_tmp.data(), m);
     if (best.micros < 0.0f) return std::map<int, Choice>();
     chosen[m] = best;
@@ -285,6 +307,7 @@ absl::Status GemmDispatcher::Autotune(const std::vector<GemmProblem>& problems,
           cands.push_back(Choice{Impl::kLt, 0, 0.0f, algo});
         }
       }
+      KeepOnlyBulk(&cands);
       const Choice best = Fastest(cands, p, x.data(), y.data(), m);
       if (best.micros >= 0.0f) own[m] = best;
     }

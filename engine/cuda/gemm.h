@@ -5,9 +5,9 @@
 // cuBLASLt algorithms that reproduce a reference algorithm's rows bit for bit (checked at
 // start-up, see lt_gemm.h), or, when no such set covers every batch size, corvid's tiled
 // tensor-core kernel in several tile configurations (invariant by construction,
-// kernels/tiled_gemm.h). CORVID_BULK_GEMM=1 offers corvid's bulk-copy decode kernel to both
-// families (kernels/bulk_gemm.h; it accumulates as the tiled kernel). Otherwise cuBLAS's own choice and the weight-streaming skinny kernel
-// join the candidates. The choice per (shape, batch rows) is made by timing the candidates at
+// kernels/tiled_gemm.h). corvid's bulk-copy decode kernel (kernels/bulk_gemm.h; it accumulates
+// as the tiled kernel) competes in both families (CORVID_BULK_GEMM=0: not offered). Otherwise
+// cuBLAS's own choice and the weight-streaming skinny kernel join the candidates. The choice per (shape, batch rows) is made by timing the candidates at
 // start-up (Autotune); between tuned row counts the next larger one's choice is used.
 // CORVID_GEMM_LOG=1 prints every candidate's time and whether the tiled kernel reproduces the
 // cuBLASLt reference (stderr).
@@ -67,6 +67,8 @@ class GemmDispatcher {
     float micros = 0.0f;
     cublasLtMatmulAlgo_t algo{};
   };
+  // Under CORVID_BULK_GEMM=force, only the bulk candidates where there are any.
+  static void KeepOnlyBulk(std::vector<Choice>* cands);
   using ShapeKey = std::tuple<int, int, bool>;  // n, k, y_f32
 
   GemmDispatcher(DType dtype, cudaStream_t stream, const GemmOptions& options)
