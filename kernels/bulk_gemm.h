@@ -2,12 +2,13 @@
 // [n, k], the Hugging Face layout), 16-bit inputs, fp32 accumulation, output 16-bit or fp32,
 // for decode batches of up to kBulkGemmMaxRows rows.
 //
-// At decode sizes a projection is one pass over its weights. A block owns 16 * C weight rows;
-// one thread streams them, k-stage by k-stage, into a shared-memory ring with bulk copies
-// (cp.async.bulk, one per row and stage, completion counted by an mbarrier), so the copies take
-// almost no issue slots; C consumer warps each multiply 16 of those rows against the activation
-// rows. The weights of the first stages are requested before the kernel waits for the one
-// before it (programmatic dependent launch, pdl.cuh): only the activations depend on it.
+// At decode sizes a projection is one pass over its weights. A block owns R weight rows; one
+// thread streams them, k-stage by k-stage, into a shared-memory ring with 2-D tensor copies
+// (cp.async.bulk.tensor, one per 64-column tile of a stage; completion counted by an mbarrier),
+// so the copies take almost no issue slots; R/16 consumer warps each multiply 16 of those rows
+// against the activation rows. The weights of the first stages are requested before the kernel
+// waits for the one before it (programmatic dependent launch, pdl.cuh): only the activations
+// depend on it.
 //
 // Numerics: every output element is accumulated in one fp32 register, 16 values of k at a time
 // (mma.sync m16n8k16 with the activations as the A operand and the weights as B), in increasing
@@ -23,12 +24,12 @@ namespace corvid::kernels {
 constexpr int kBulkGemmMaxRows = 64;
 
 int NumBulkGemmConfigs();
-// "bulk:C<consumer warps>/K<k per stage>/<ring budget>", for logs.
+// "bulk:R<rows per block>/K<k per stage>/<ring budget>", for logs.
 const char* BulkGemmConfigName(int config);
 
 // True when `config` runs m rows of inner size k with these strides on the current device:
-// compute capability 9.0+, 1 <= m <= kBulkGemmMaxRows, k % 16 == 0, lda and ldw multiples of 8
-// (x and w 16-byte aligned).
+// compute capability 9.0+ (and the driver's tensor-map encoder), 1 <= m <= kBulkGemmMaxRows,
+// k % 16 == 0, lda and ldw multiples of 8 (x and w 16-byte aligned).
 bool BulkGemmSupports(int config, int m, int k, int lda, int ldw);
 
 // y has row stride n. Launched with programmatic dependent launch where available.
