@@ -38,7 +38,12 @@ BulkMode Bulk() {
   }();
   return mode;
 }
-bool BulkGemmOffered() { return Bulk() != BulkMode::kOff; }
+// Up to 16 rows it beat the cuBLASLt family in the decode step on the H100 (batch 1 and 8);
+// at 24-64 rows it timed alike alone but made the batch-32 step slower (docs/perf.md, session 5).
+constexpr int kBulkMaxRows = 16;
+bool BulkGemmOffered(int m) {
+  return Bulk() != BulkMode::kOff && (m <= kBulkMaxRows || Bulk() == BulkMode::kForce);
+}
 
 
 // About the time of an RMSNorm or SiluMul launch at decode sizes.
@@ -128,7 +133,7 @@ std::vector<GemmDispatcher::Choice> GemmDispatcher::Candidates(int m, int k) con
     if (kernels::TiledGemmTileRows(c) > std::max(16, 2 * m)) continue;
     out.push_back(Choice{Impl::kTiled, c, 0.0f});
   }
-  if (BulkGemmOffered()) {
+  if (BulkGemmOffered(m)) {
     for (int c = 0; c < kernels::NumBulkGemmConfigs(); ++c) {
       if (kernels::BulkGemmSupports(c, m, k, k, k)) out.push_back(Choice{Impl::kBulk, c, 0.0f});
     }
@@ -229,7 +234,8 @@ absl::StatusOr<std::map<int, GemmDispatcher::Choice>> GemmDispatcher::TuneLtFami
                                               p.ldw)) {
       return false;
     }
-    if (c.impl == Impl::kBulk && !kernels::BulkGemmSupports(c.config, rows, p.k, p.k, p.ldw)) {
+    if (c.impl == Impl::kBulk &&
+        (!BulkGemmOffered(rows) || !kernels::BulkGemmSupports(c.config, rows, p.k, p.k, p.ldw))) {
       return false;
     }
     const int cover = std::min(max_m, std::max(rows, 64)) / rows * rows;
@@ -261,7 +267,7 @@ absl::StatusOr<std::map<int, GemmDispatcher::Choice>> GemmDispatcher::TuneLtFami
       if (!seen) pool.push_back(Choice{Impl::kLt, 0, 0.0f, algo});
     }
   }
-  if (BulkGemmOffered()) {  // same accumulation as the tiled kernel: checked like the rest
+  if (BulkGemmOffered(1)) {  // same accumulation as the tiled kernel: checked like the rest
     for (int c = 0; c < kernels::NumBulkGemmConfigs(); ++c) {
       pool.push_back(Choice{Impl::kBulk, c, 0.0f});
     }
