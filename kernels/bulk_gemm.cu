@@ -254,12 +254,7 @@ __global__ void __launch_bounds__(Shape<kRows, kKc, kFm, kBudgetKb>::kThreads)
         const int row = i * 16 + (lane >> 2) + (e >> 1) * 8;
         const int col = col_base + h * 8 + (e & 1);
         if (row >= m || col >= n) continue;
-        const int64_t idx = static_cast<int64_t>(row) * n + col;
-        if (kF32Out) {
-          static_cast<float*>(out)[idx] = acc[i][h][e];
-        } else {
-          static_cast<T*>(out)[idx] = FromFloat<T>(acc[i][h][e]);
-        }
+        StoreOut<T, kF32Out>(out, static_cast<int64_t>(row) * n + col, acc[i][h][e]);
       }
     }
   }

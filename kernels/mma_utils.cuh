@@ -64,6 +64,16 @@ __device__ __forceinline__ uint32_t PackPair(float lo, float hi) {
   return out;
 }
 
+// Element idx of a GEMM output of fp32 (kF32Out) or 16-bit elements.
+template <typename T, bool kF32Out>
+__device__ __forceinline__ void StoreOut(void* out, int64_t idx, float v) {
+  if (kF32Out) {
+    static_cast<float*>(out)[idx] = v;
+  } else {
+    static_cast<T*>(out)[idx] = FromFloat<T>(v);
+  }
+}
+
 }  // namespace corvid::kernels
 
 #endif  // CORVID_KERNELS_MMA_UTILS_CUH_

@@ -118,12 +118,7 @@ __global__ void __launch_bounds__(C::kThreads)
         const int row = row_base + i * 16 + (e >> 1) * 8;
         const int col = col_base + j * 8 + (e & 1);
         if (row >= m || col >= n) continue;
-        const int64_t idx = static_cast<int64_t>(row) * n + col;
-        if (kF32Out) {
-          static_cast<float*>(out)[idx] = acc[i][j][e];
-        } else {
-          static_cast<T*>(out)[idx] = FromFloat<T>(acc[i][j][e]);
-        }
+        StoreOut<T, kF32Out>(out, static_cast<int64_t>(row) * n + col, acc[i][j][e]);
       }
     }
   }

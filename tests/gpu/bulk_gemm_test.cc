@@ -16,19 +16,6 @@ namespace {
 using gputest::DataType;
 using gputest::DeviceArray;
 
-std::vector<double> Reference(const std::vector<float>& a, int lda, const std::vector<float>& b,
-                              int ldb, int m, int n, int k) {
-  std::vector<double> c(size_t(m) * n);
-  for (int i = 0; i < m; ++i) {
-    for (int j = 0; j < n; ++j) {
-      double acc = 0.0;
-      for (int x = 0; x < k; ++x) acc += double(a[size_t(i) * lda + x]) * b[size_t(j) * ldb + x];
-      c[size_t(i) * n + j] = acc;
-    }
-  }
-  return c;
-}
-
 bool DeviceRunsBulkGemm() { return kernels::BulkGemmSupports(0, 1, 16, 16, 16); }
 
 TEST(BulkGemm, MatchesReferenceInEveryConfiguration) {
@@ -41,7 +28,7 @@ TEST(BulkGemm, MatchesReferenceInEveryConfiguration) {
     d_w.Upload(w.bits);
     for (int m : {1, 5, 16, 17, 33, 64}) {
       const auto x = gputest::RandomHalf(t, size_t(m) * lda, 91 + m);
-      const auto ref = Reference(x.values, lda, w.values, ldw, m, n, k);
+      const auto ref = gputest::GemmReference(x.values, lda, w.values, ldw, m, n, k);
       DeviceArray<uint16_t> d_x, d_y(size_t(m) * n);
       DeviceArray<float> d_y32(size_t(m) * n);
       d_x.Upload(x.bits);

@@ -14,19 +14,6 @@ namespace {
 using gputest::DataType;
 using gputest::DeviceArray;
 
-std::vector<double> Reference(const std::vector<float>& a, int lda, const std::vector<float>& b,
-                              int ldb, int m, int n, int k) {
-  std::vector<double> c(size_t(m) * n);
-  for (int i = 0; i < m; ++i) {
-    for (int j = 0; j < n; ++j) {
-      double acc = 0.0;
-      for (int x = 0; x < k; ++x) acc += double(a[size_t(i) * lda + x]) * b[size_t(j) * ldb + x];
-      c[size_t(i) * n + j] = acc;
-    }
-  }
-  return c;
-}
-
 TEST(GemmKernels, TiledGemmMatchesReferenceInEveryConfiguration) {
   CORVID_SKIP_WITHOUT_GPU();
   const int n = 72, k = 136, lda = 144, ldb = 136;
@@ -34,7 +21,7 @@ TEST(GemmKernels, TiledGemmMatchesReferenceInEveryConfiguration) {
     for (int m : {1, 5, 17, 64, 130}) {
       const auto a = gputest::RandomHalf(t, size_t(m) * lda, 51 + m);
       const auto b = gputest::RandomHalf(t, size_t(n) * ldb, 52);
-      const auto ref = Reference(a.values, lda, b.values, ldb, m, n, k);
+      const auto ref = gputest::GemmReference(a.values, lda, b.values, ldb, m, n, k);
       DeviceArray<uint16_t> d_a, d_b, d_c(size_t(m) * n);
       DeviceArray<float> d_c32(size_t(m) * n);
       d_a.Upload(a.bits);
@@ -97,7 +84,7 @@ TEST(GemmKernels, SkinnyGemmMatchesReference) {
     for (int m = 1; m <= kernels::kSkinnyGemmMaxRows; ++m) {
       const auto a = gputest::RandomHalf(t, size_t(m) * k, 71 + m);
       const auto b = gputest::RandomHalf(t, size_t(n) * k, 72);
-      const auto ref = Reference(a.values, k, b.values, k, m, n, k);
+      const auto ref = gputest::GemmReference(a.values, k, b.values, k, m, n, k);
       DeviceArray<uint16_t> d_a, d_b;
       d_a.Upload(a.bits);
       d_b.Upload(b.bits);

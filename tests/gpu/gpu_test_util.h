@@ -129,6 +129,21 @@ inline double RelError(const std::vector<float>& got, const std::vector<double>&
 }
 
 // Relative-error budget of a result rounded to the 16-bit type once.
+// y = a * b^T in double: a is [m, k] with row stride lda, b is [n, k] with row stride ldb.
+inline std::vector<double> GemmReference(const std::vector<float>& a, int lda,
+                                         const std::vector<float>& b, int ldb, int m, int n,
+                                         int k) {
+  std::vector<double> c(size_t(m) * n);
+  for (int i = 0; i < m; ++i) {
+    for (int j = 0; j < n; ++j) {
+      double acc = 0.0;
+      for (int x = 0; x < k; ++x) acc += double(a[size_t(i) * lda + x]) * b[size_t(j) * ldb + x];
+      c[size_t(i) * n + j] = acc;
+    }
+  }
+  return c;
+}
+
 inline double HalfTolerance(DataType t) { return t == DataType::kBF16 ? 1e-2 : 2e-3; }
 
 inline void SyncOrFail() { ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess); }
