@@ -1,6 +1,7 @@
 // Construction of the CUDA backend: device checks, weight upload, memory planning (KV pool
 // from the budget), GEMM autotuning and decode-graph buckets.
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -162,6 +163,14 @@ absl::StatusOr<std::unique_ptr<Backend>> Create(const ModelConfig& config,
   shape.max_seqs = options.max_num_seqs;
   shape.max_tokens = std::max(options.max_num_batched_tokens, options.max_num_seqs);
   shape.block_size = options.block_size;
+  // A/B timing of the decode split length (docs/cuda.md); a multiple of 64 keys, the tile.
+  if (const char* v = std::getenv("CORVID_DECODE_SPLIT_TOKENS"); v != nullptr) {
+    const int keys = std::atoi(v);
+    if (keys < 64 || keys % 64 != 0) {
+      return absl::InvalidArgumentError("CORVID_DECODE_SPLIT_TOKENS must be a multiple of 64");
+    }
+    shape.split_tokens = keys;
+  }
   ASSIGN_OR_RETURN(b->runner_,
                    ModelRunner::Create(config, std::move(dw), b->gemm_.get(), b->stream_, shape));
   b->info_.activation_bytes = b->runner_->activation_bytes();

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -109,14 +110,16 @@ void* ModelRunner::VCache(int l) const {
 
 namespace {
 
-// Split length of the decode kernel: the shape's, or CORVID_DECODE_SPLIT_TOKENS for A/B timing
-// when it is longer (longer splits never need more blocks than the plan's max_splits gives).
-int DecodeSplitTokens(int shape_tokens) {
-  static const int env = [] {
-    const char* v = std::getenv("CORVID_DECODE_SPLIT_TOKENS");
-    return v != nullptr ? std::atoi(v) : 0;
+// Diagnosis only (docs/cuda.md): CORVID_SKIP_KERNELS=norm,qkv,attn,o,gate_up,silu,down leaves
+// those launches out of every layer, so that a step's time without them gives their cost
+// inside the step (overlaps included), which timing each kernel alone cannot. The outputs are
+// then garbage; never set it outside a benchmark.
+bool Skips(const char* what) {
+  static const std::string env = [] {
+    const char* v = std::getenv("CORVID_SKIP_KERNELS");
+    return v != nullptr ? "," + std::string(v) + "," : std::string();
   }();
-  return env > shape_tokens ? env : shape_tokens;
+  return !env.empty() && env.find("," + std::string(what) + ",") != std::string::npos;
 }
 
 // Pure decode steps (every attention row a single query token, no prefill tiles) leave the
@@ -150,7 +153,7 @@ absl::Status ModelRunner::Attention(int l, const ForwardPlan& plan, const StepAr
       p.row_seq = a.row_seq;
       p.row_ctx = a.row_ctx;
     }
-    p.split_tokens = shape_.split_cap > 1 ? DecodeSplitTokens(shape_.split_tokens) : 0;
+    p.split_tokens = shape_.split_cap > 1 ? shape_.split_tokens : 0;
     p.split_cap = shape_.split_cap;
     p.max_splits = plan.max_splits;
     p.partial_out = partial_out_.as<float>();
@@ -197,11 +200,16 @@ absl::Status ModelRunner::Layer(int l, const ForwardPlan& plan, const StepArrays
   // Decode-sized steps may warm L2 with weights while latency-bound kernels run (l2_warmer.h).
   const bool head = warmer_->WarmsHeads(t), whole = warmer_->WarmsWhole(t);
   if (head) RETURN_IF_ERROR(warmer_->ForkHead(stream_, w.qkv, qkv_dim, h));
-  KERNEL_RETURN_IF_ERROR(kernels::LaunchAddRmsNorm(kdtype_, residual_.as<float>(),
-                                                   l == 0 ? nullptr : proj_.data(), w.input_norm,
-                                                   nullptr, t, h, eps, normed_.data(), stream_));
+  if (!Skips("norm")) {
+    KERNEL_RETURN_IF_ERROR(kernels::LaunchAddRmsNorm(kdtype_, residual_.as<float>(),
+                                                     l == 0 ? nullptr : proj_.data(),
+                                                     w.input_norm, nullptr, t, h, eps,
+                                                     normed_.data(), stream_));
+  }
   RETURN_IF_ERROR(warmer_->Join(stream_));
-  RETURN_IF_ERROR(gemm_->Run(normed_.data(), h, w.qkv, h, qkv_.data(), false, t, qkv_dim, h));
+  if (!Skips("qkv")) {
+    RETURN_IF_ERROR(gemm_->Run(normed_.data(), h, w.qkv, h, qkv_.data(), false, t, qkv_dim, h));
+  }
   if (whole) RETURN_IF_ERROR(warmer_->ForkWhole(stream_, w.o, size_t{2} * h * qd));
   kernels::RopeKvParams rp;
   rp.qkv = qkv_.data();
@@ -220,21 +228,31 @@ absl::Status ModelRunner::Layer(int l, const ForwardPlan& plan, const StepArrays
   if (!FusesRope(plan, prefill_kernel_, c)) {
     KERNEL_RETURN_IF_ERROR(kernels::LaunchRopeKv(kdtype_, rp, stream_));
   }
-  RETURN_IF_ERROR(Attention(l, plan, a));
+  if (!Skips("attn")) RETURN_IF_ERROR(Attention(l, plan, a));
   RETURN_IF_ERROR(warmer_->Join(stream_));
-  RETURN_IF_ERROR(gemm_->Run(attn_.data(), qd, w.o, qd, proj_.data(), false, t, h, qd));
+  if (!Skips("o")) {
+    RETURN_IF_ERROR(gemm_->Run(attn_.data(), qd, w.o, qd, proj_.data(), false, t, h, qd));
+  }
   if (head) RETURN_IF_ERROR(warmer_->ForkHead(stream_, w.gate_up, 2 * inter, h));
-  KERNEL_RETURN_IF_ERROR(kernels::LaunchAddRmsNorm(kdtype_, residual_.as<float>(), proj_.data(),
-                                                   w.post_norm, nullptr, t, h, eps,
-                                                   normed_.data(), stream_));
+  if (!Skips("norm")) {
+    KERNEL_RETURN_IF_ERROR(kernels::LaunchAddRmsNorm(kdtype_, residual_.as<float>(),
+                                                     proj_.data(), w.post_norm, nullptr, t, h,
+                                                     eps, normed_.data(), stream_));
+  }
   RETURN_IF_ERROR(warmer_->Join(stream_));
-  RETURN_IF_ERROR(
-      gemm_->Run(normed_.data(), h, w.gate_up, h, gate_up_.data(), false, t, 2 * inter, h));
+  if (!Skips("gate_up")) {
+    RETURN_IF_ERROR(
+        gemm_->Run(normed_.data(), h, w.gate_up, h, gate_up_.data(), false, t, 2 * inter, h));
+  }
   if (head) RETURN_IF_ERROR(warmer_->ForkHead(stream_, w.down, h, ip));
-  KERNEL_RETURN_IF_ERROR(
-      kernels::LaunchSiluMul(kdtype_, gate_up_.data(), t, inter, act_.data(), ip, stream_));
+  if (!Skips("silu")) {
+    KERNEL_RETURN_IF_ERROR(
+        kernels::LaunchSiluMul(kdtype_, gate_up_.data(), t, inter, act_.data(), ip, stream_));
+  }
   RETURN_IF_ERROR(warmer_->Join(stream_));
-  RETURN_IF_ERROR(gemm_->Run(act_.data(), ip, w.down, ip, proj_.data(), false, t, h, ip));
+  if (!Skips("down")) {
+    RETURN_IF_ERROR(gemm_->Run(act_.data(), ip, w.down, ip, proj_.data(), false, t, h, ip));
+  }
   return absl::OkStatus();
 }
 
