@@ -35,6 +35,9 @@ constexpr ConfigDesc kConfigs[] = {
     {"bulk:R32/K256/100K", 32, 256, 100},   {"bulk:R48/K256/100K", 48, 256, 100},
     {"bulk:R64/K256/200K", 64, 256, 200},   {"bulk:R64/K128/100K", 64, 128, 100},
     {"bulk:R128/K128/200K", 128, 128, 200}, {"bulk:R32/K128/64K", 32, 128, 64},
+    // gate_up of the 8B shape (28672 rows) in one wave on 132 SMs: 128 blocks of 224 rows, or
+    // 256 of 112 rows two to an SM (R64 and R128 leave a partial last wave).
+    {"bulk:R224/K128/200K", 224, 128, 200}, {"bulk:R112/K128/100K", 112, 128, 100},
 };
 constexpr int kNumConfigs = sizeof(kConfigs) / sizeof(kConfigs[0]);
 
@@ -118,7 +121,7 @@ template <typename T, bool kF32Out, int kRows, int kKc, int kFm, int kBudgetKb>
 __global__ void __launch_bounds__(Shape<kRows, kKc, kFm, kBudgetKb>::kThreads)
     BulkGemmKernel(const __grid_constant__ CUtensorMap xmap,
                    const __grid_constant__ CUtensorMap wmap, void* __restrict__ out, int m, int n,
-                   int k) {
+                   int k, int early) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   using S = Shape<kRows, kKc, kFm, kBudgetKb>;
   extern __shared__ unsigned char smem[];
@@ -173,6 +176,9 @@ __global__ void __launch_bounds__(Shape<kRows, kKc, kFm, kBudgetKb>::kThreads)
         weights(j);
       }
       WaitForPrimary();
+      // The kernel after this one (RMSNorm, SiLU*mul, attention) may now be scheduled, and it
+      // lets the GEMM after it stream its first weight stages during this one's tail (pdl.cuh).
+      if (early) TriggerDependents();
       for (int j = 0; j < first; ++j) acts(j);
       for (int j = first; j < num_stages; ++j) {
         MbarWait(empty(j % S::kStages), ((j / S::kStages) - 1) & 1);
@@ -312,7 +318,7 @@ KernelError LaunchShape(const void* x, int lda, const void* w, int ldw, void* y,
   }
   const dim3 grid((n + kRows - 1) / kRows);
   return LaunchPdl(kernel, grid, dim3(S::kThreads), S::kSmemBytes, stream, xmap, wmap, y, m, n,
-                   k);
+                   k, PdlEarlyRelease(m) ? 1 : 0);
 }
 
 template <typename T, bool kF32Out, int kRows, int kKc, int kBudgetKb>
@@ -337,6 +343,8 @@ KernelError LaunchTyped(int config, const void* x, int lda, const void* w, int l
     case 3: return LaunchRows<T, kF32Out, 64, 128, 100>(x, lda, w, ldw, y, m, n, k, s);
     case 4: return LaunchRows<T, kF32Out, 128, 128, 200>(x, lda, w, ldw, y, m, n, k, s);
     case 5: return LaunchRows<T, kF32Out, 32, 128, 64>(x, lda, w, ldw, y, m, n, k, s);
+    case 6: return LaunchRows<T, kF32Out, 224, 128, 200>(x, lda, w, ldw, y, m, n, k, s);
+    case 7: return LaunchRows<T, kF32Out, 112, 128, 100>(x, lda, w, ldw, y, m, n, k, s);
     default: return kKernelInvalidValue;
   }
 }

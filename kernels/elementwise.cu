@@ -67,10 +67,9 @@ __device__ __forceinline__ void StoreH(T* p, const float (&v)[kVec]) {
 // One block per output row. Launched as a dependent of the GEMM before it (PDL).
 template <typename T, int kVec>
 __global__ void AddRmsNormKernel(float* residual, const T* add, const T* weight,
-                                 const int32_t* rows, int hidden, float eps, T* out) {
+                                 const int32_t* rows, int hidden, float eps, T* out, int early) {
   __shared__ float scratch[32];
-  WaitForPrimary();
-  TriggerDependents();  // the GEMM after it may start streaming its weights (bulk_gemm.h)
+  WaitThenRelease(early);  // the GEMM after it may start streaming its weights (bulk_gemm.h)
   const int i = blockIdx.x;
   const int r = rows ? rows[i] : i;
   float* res = residual + static_cast<int64_t>(r) * hidden;
@@ -107,7 +106,8 @@ __global__ void AddRmsNormKernel(float* residual, const T* add, const T* weight,
 // read before waiting for the GEMM this kernel depends on, the row once, nothing re-read.
 template <typename T, int kVec, int kPer>
 __global__ void AddRmsNormRegKernel(float* residual, const T* add, const T* weight,
-                                    const int32_t* rows, int hidden, float eps, T* out) {
+                                    const int32_t* rows, int hidden, float eps, T* out,
+                                    int early) {
   __shared__ float scratch[32];
   float w[kPer][kVec], v[kPer][kVec];
 #pragma unroll
@@ -115,8 +115,7 @@ __global__ void AddRmsNormRegKernel(float* residual, const T* add, const T* weig
     const int h = (threadIdx.x + j * blockDim.x) * kVec;
     if (h < hidden) LoadH<T, kVec>(weight + h, w[j]);
   }
-  WaitForPrimary();
-  TriggerDependents();  // the GEMM after it may start streaming its weights (bulk_gemm.h)
+  WaitThenRelease(early);  // the GEMM after it may start streaming its weights (bulk_gemm.h)
   const int i = blockIdx.x;
   const int r = rows ? rows[i] : i;
   float* res = residual + static_cast<int64_t>(r) * hidden;
@@ -154,9 +153,8 @@ __device__ __forceinline__ float Silu(float x) { return x / (1.0f + __expf(-x));
 
 // Grid (column chunks, tokens): at batch 1 a 14336-wide row still spreads over many SMs.
 template <typename T>
-__global__ void SiluMulKernel(const T* gate_up, int inter, T* out, int out_stride) {
-  WaitForPrimary();
-  TriggerDependents();  // the GEMM after it may start streaming its weights (bulk_gemm.h)
+__global__ void SiluMulKernel(const T* gate_up, int inter, T* out, int out_stride, int early) {
+  WaitThenRelease(early);  // the GEMM after it may start streaming its weights (bulk_gemm.h)
   const int t = blockIdx.y;
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= inter) return;
@@ -166,9 +164,9 @@ __global__ void SiluMulKernel(const T* gate_up, int inter, T* out, int out_strid
 
 // The same with 8 elements (16 bytes) per thread; needs inter and out_stride multiples of 8.
 template <typename T>
-__global__ void SiluMulVec8Kernel(const T* gate_up, int inter, T* out, int out_stride) {
-  WaitForPrimary();
-  TriggerDependents();  // the GEMM after it may start streaming its weights (bulk_gemm.h)
+__global__ void SiluMulVec8Kernel(const T* gate_up, int inter, T* out, int out_stride,
+                                  int early) {
+  WaitThenRelease(early);  // the GEMM after it may start streaming its weights (bulk_gemm.h)
   const int t = blockIdx.y;
   const int i = (blockIdx.x * blockDim.x + threadIdx.x) * 8;
   if (i >= inter) return;
@@ -223,6 +221,7 @@ KernelError LaunchAddRmsNorm(DataType dtype, float* residual, const void* add, c
                              const int32_t* rows, int num_rows, int hidden, float eps, void* out,
                              StreamHandle stream) {
   if (num_rows == 0) return kKernelOk;
+  const int early = PdlEarlyRelease(num_rows) ? 1 : 0;
   const bool vec = hidden % 4 == 0 && Aligned(residual, 16) && Aligned(add, 8) &&
                    Aligned(weight, 8) && Aligned(out, 8);
   return CORVID_DISPATCH_HALF(dtype, T, [&] {
@@ -234,17 +233,17 @@ KernelError LaunchAddRmsNorm(DataType dtype, float* residual, const void* add, c
       const int per = (hidden / 4 + threads - 1) / threads;
       if (per == 1) {
         return LaunchPdl(AddRmsNormRegKernel<T, 4, 1>, dim3(num_rows), dim3(threads), 0,
-                         AsStream(stream), residual, a, w, rows, hidden, eps, o);
+                         AsStream(stream), residual, a, w, rows, hidden, eps, o, early);
       }
       if (per <= 4) {
         return LaunchPdl(AddRmsNormRegKernel<T, 4, 4>, dim3(num_rows), dim3(threads), 0,
-                         AsStream(stream), residual, a, w, rows, hidden, eps, o);
+                         AsStream(stream), residual, a, w, rows, hidden, eps, o, early);
       }
       return LaunchPdl(AddRmsNormKernel<T, 4>, dim3(num_rows), dim3(threads), 0,
-                       AsStream(stream), residual, a, w, rows, hidden, eps, o);
+                       AsStream(stream), residual, a, w, rows, hidden, eps, o, early);
     }
     return LaunchPdl(AddRmsNormKernel<T, 1>, dim3(num_rows), dim3(RowThreads(hidden)), 0,
-                     AsStream(stream), residual, a, w, rows, hidden, eps, o);
+                     AsStream(stream), residual, a, w, rows, hidden, eps, o, early);
   });
 }
 
@@ -254,6 +253,7 @@ KernelError LaunchSiluMul(DataType dtype, const void* gate_up, int num_tokens, i
   constexpr int kThreads = 128;
   constexpr int kMaxGridY = 65535;
   const bool vec = inter % 8 == 0 && out_stride % 8 == 0 && Aligned(gate_up, 16) && Aligned(out, 16);
+  const int early = PdlEarlyRelease(num_tokens) ? 1 : 0;
   return CORVID_DISPATCH_HALF(dtype, T, [&] {
     for (int t0 = 0; t0 < num_tokens; t0 += kMaxGridY) {
       const int n = num_tokens - t0 < kMaxGridY ? num_tokens - t0 : kMaxGridY;
@@ -263,9 +263,9 @@ KernelError LaunchSiluMul(DataType dtype, const void* gate_up, int num_tokens, i
       const dim3 grid((inter + per_block - 1) / per_block, n);
       const KernelError err =
           vec ? LaunchPdl(SiluMulVec8Kernel<T>, grid, dim3(kThreads), 0, AsStream(stream), g,
-                          inter, o, out_stride)
+                          inter, o, out_stride, early)
               : LaunchPdl(SiluMulKernel<T>, grid, dim3(kThreads), 0, AsStream(stream), g, inter,
-                          o, out_stride);
+                          o, out_stride, early);
       if (err != kKernelOk) return err;
     }
     return kKernelOk;

@@ -32,6 +32,31 @@ __device__ __forceinline__ void TriggerDependents() {
 #endif
 }
 
+// The short kernels between two GEMMs (RMSNorm, SiLU*mul) wait for the GEMM before them and
+// let the GEMM after them start. With `early` they let it start before their own wait, so that
+// GEMM's blocks can take the SMs the GEMM before frees and stream their first weight stages
+// during its tail (DRAM would otherwise idle from that tail to the next GEMM's first bytes).
+// Safe because a dependent reads nothing mutable before its own wait, and that wait covers this
+// kernel's completion, which covers the kernel before (docs/cuda.md). Without `early`: trigger
+// after the wait, the earlier behaviour (CORVID_PDL_EARLY=0, A/B timing).
+__device__ __forceinline__ void WaitThenRelease(int early) {
+  if (early) TriggerDependents();
+  WaitForPrimary();
+  if (!early) TriggerDependents();
+}
+
+// Whether a kernel of `rows` activation rows releases early (WaitThenRelease): in steps of at
+// least CORVID_PDL_EARLY rows (default 1, every step; 0 never; read once per process). At
+// batch 8 it saved 0.10 ms per decode step in one same-run A/B; batch 1 moved by +-0.03 ms
+// either way in two (docs/perf.md, session 6).
+inline bool PdlEarlyRelease(int rows) {
+  static const int min_rows = [] {
+    const char* env = std::getenv("CORVID_PDL_EARLY");
+    return env != nullptr ? std::atoi(env) : 1;
+  }();
+  return min_rows > 0 && rows >= min_rows;
+}
+
 // True on devices of compute capability 9.0+ unless CORVID_PDL=0 (read once per process).
 inline bool PdlEnabled() {
   static const bool enabled = [] {
